@@ -1,0 +1,116 @@
+namespace Jx;
+
+/// <summary>A generic function over a typed array, so a kernel is written once for every dtype.</summary>
+internal interface IArrayFunc<out TResult>
+{
+    TResult Invoke<T>(T[] data) where T : unmanaged;
+}
+
+/// <summary>Shared mechanics of the eager kernels: dtype dispatch, parallel chunking, strided copies.</summary>
+internal static class KernelUtil
+{
+    /// <summary>Elements per task below which a kernel stays on one thread.</summary>
+    public const int ParallelThreshold = 1 << 15;
+
+    public static TResult Visit<TResult>(Buffer b, IArrayFunc<TResult> f) => b.DType switch
+    {
+        DType.Bool => f.Invoke(b.Array<bool>()),
+        DType.Int32 => f.Invoke(b.Array<int>()),
+        DType.Int64 => f.Invoke(b.Array<long>()),
+        DType.UInt32 => f.Invoke(b.Array<uint>()),
+        DType.Float16 => f.Invoke(b.Array<Half>()),
+        DType.BFloat16 => f.Invoke(b.Array<BFloat16>()),
+        DType.Float32 => f.Invoke(b.Array<float>()),
+        DType.Float64 => f.Invoke(b.Array<double>()),
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>Runs body(start, end) over [0, n) in chunks on the thread pool when n is large.</summary>
+    public static void For(int n, Action<int, int> body, int grain = ParallelThreshold)
+    {
+        int workers = Environment.ProcessorCount;
+        if (n < 2 * grain || workers == 1) { body(0, n); return; }
+        int chunks = Math.Min(workers * 4, (n + grain - 1) / grain);
+        int per = (n + chunks - 1) / chunks;
+        per = (per + 63) & ~63;
+        chunks = (n + per - 1) / per;
+        Parallel.For(0, chunks, c =>
+        {
+            int s = c * per, e = Math.Min(n, s + per);
+            body(s, e);
+        });
+    }
+
+    /// <summary>dst[out index] = src[offset + Σ index[k]·strides[k]] for every index of <paramref name="outShape"/>:
+    /// broadcast (stride 0), transpose (permuted strides), slice and reverse (negative strides) in one routine.</summary>
+    public static T[] Strided<T>(T[] src, int offset, int[] outShape, int[] strides) where T : unmanaged
+    {
+        int size = 1;
+        foreach (var d in outShape) size *= d;
+        var dst = GC.AllocateUninitializedArray<T>(size);
+        if (size == 0) return dst;
+        int rank = outShape.Length;
+        if (rank == 0) { dst[0] = src[offset]; return dst; }
+        int inner = outShape[rank - 1], innerStride = strides[rank - 1];
+        int rows = size / inner;
+        For(rows, (r0, r1) =>
+        {
+            var idx = new int[rank];
+            // Unravel r0 into outer indices.
+            int rem = r0;
+            for (int k = rank - 2; k >= 0; k--) { idx[k] = rem % outShape[k]; rem /= outShape[k]; }
+            for (int r = r0; r < r1; r++)
+            {
+                int off = offset;
+                for (int k = 0; k < rank - 1; k++) off += idx[k] * strides[k];
+                var d = dst.AsSpan(r * inner, inner);
+                if (innerStride == 1) src.AsSpan(off, inner).CopyTo(d);
+                else if (innerStride == 0) d.Fill(src[off]);
+                else for (int j = 0; j < inner; j++) d[j] = src[off + j * innerStride];
+                for (int k = rank - 2; k >= 0; k--)
+                {
+                    if (++idx[k] < outShape[k]) break;
+                    idx[k] = 0;
+                }
+            }
+        }, Math.Max(1, ParallelThreshold / inner));
+        return dst;
+    }
+
+    /// <summary>Row-major strides of a shape.</summary>
+    public static int[] StridesOf(ReadOnlySpan<int> shape)
+    {
+        var s = new int[shape.Length];
+        int acc = 1;
+        for (int i = shape.Length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+        return s;
+    }
+
+    public sealed class StridedFunc(int offset, int[] outShape, int[] strides) : IArrayFunc<Array>
+    {
+        public Array Invoke<T>(T[] data) where T : unmanaged => Strided(data, offset, outShape, strides);
+    }
+
+    /// <summary>A strided view of a concrete tensor copied out as a new tensor.</summary>
+    public static Tensor StridedTensor(Tensor x, int offset, int[] outShape, int[] strides, Aval outAval)
+    {
+        var arr = Visit(x.Buffer!, new StridedFunc(offset, outShape, strides));
+        return Tensor.Own(arr, x.DType, outAval.Shape, x.Buffer!.Device, outAval.Weak);
+    }
+
+    /// <summary>A new concrete tensor of the given aval over an array the caller will not write again.</summary>
+    public static Tensor Wrap(Array data, Aval aval, Device? device = null) => Tensor.Own(data, aval.DType, aval.Shape, device, aval.Weak);
+
+    public static Array NewArray(DType d, int n) => d switch
+    {
+        DType.Bool => new bool[n],
+        DType.Int32 => new int[n],
+        DType.Int64 => new long[n],
+        DType.UInt32 => new uint[n],
+        DType.Float16 => new Half[n],
+        DType.BFloat16 => new BFloat16[n],
+        DType.Float32 => new float[n],
+        DType.Float64 => new double[n],
+        _ => throw new InvalidOperationException(),
+    };
+}

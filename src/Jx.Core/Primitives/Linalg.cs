@@ -1,0 +1,113 @@
+namespace Jx;
+
+/// <summary>The contraction and batch dimensions of a dot_general, as in lax.dot_general.</summary>
+public sealed record DotDimensionNumbers(int[] LhsContract, int[] RhsContract, int[] LhsBatch, int[] RhsBatch)
+{
+    public ParamList ToParam() => new(new ParamList(new IntList(LhsContract), new IntList(RhsContract)), new ParamList(new IntList(LhsBatch), new IntList(RhsBatch)));
+
+    public static DotDimensionNumbers FromParam(object? p)
+    {
+        var l = (ParamList)p!;
+        var c = (ParamList)l[0]!;
+        var b = (ParamList)l[1]!;
+        return new(((IntList)c[0]!).ToArray(), ((IntList)c[1]!).ToArray(), ((IntList)b[0]!).ToArray(), ((IntList)b[1]!).ToArray());
+    }
+}
+
+/// <summary>Linear-algebra primitives: dot_general (matrix products through BLAS or the managed kernel).</summary>
+[PrimitiveFamily]
+public static class Linalg
+{
+    /// <summary>dot_general[dimension_numbers, precision, preferred_element_type]: output dims are batch, lhs free, rhs free.</summary>
+    public static readonly Primitive DotGeneral = new("dot_general", "linalg",
+        (ins, p) =>
+        {
+            Elementwise.Check("dot_general", ins, 2);
+            var (l, r) = (ins[0], ins[1]);
+            var dn = DotDimensionNumbers.FromParam(p["dimension_numbers"]);
+            ShapeOps.CheckAxes("dot_general (lhs)", [.. dn.LhsContract, .. dn.LhsBatch], l.Rank);
+            ShapeOps.CheckAxes("dot_general (rhs)", [.. dn.RhsContract, .. dn.RhsBatch], r.Rank);
+            if (dn.LhsContract.Length != dn.RhsContract.Length || dn.LhsBatch.Length != dn.RhsBatch.Length)
+                throw new ShapeError($"dot_general: contracting/batch dimension lists differ in length: {Describe(dn)}");
+            for (int i = 0; i < dn.LhsContract.Length; i++)
+                if (l.Shape[dn.LhsContract[i]] != r.Shape[dn.RhsContract[i]])
+                    throw new ShapeError($"dot_general requires contracting dimensions to have the same shape, got lhs {l.Shape} dim {dn.LhsContract[i]} ({l.Shape[dn.LhsContract[i]]}) and rhs {r.Shape} dim {dn.RhsContract[i]} ({r.Shape[dn.RhsContract[i]]})");
+            for (int i = 0; i < dn.LhsBatch.Length; i++)
+                if (l.Shape[dn.LhsBatch[i]] != r.Shape[dn.RhsBatch[i]])
+                    throw new ShapeError($"dot_general requires batch dimensions to have the same shape, got lhs {l.Shape} and rhs {r.Shape} ({Describe(dn)})");
+            if (l.DType != r.DType) throw new DTypeError($"dot_general requires operands of one dtype, got {l.DType.Name()} and {r.DType.Name()}");
+            if (l.DType == DType.Bool) throw new DTypeError("dot_general does not take bool operands");
+            var shape = dn.LhsBatch.Select(d => l.Shape[d])
+                .Concat(Free(l.Rank, dn.LhsContract, dn.LhsBatch).Select(d => l.Shape[d]))
+                .Concat(Free(r.Rank, dn.RhsContract, dn.RhsBatch).Select(d => r.Shape[d])).ToArray();
+            var outType = p.Has("preferred_element_type") && p["preferred_element_type"] is DType d0 ? d0 : l.DType;
+            return [new Aval(new Shape(shape), outType, l.Weak && r.Weak)];
+        },
+        (xs, p, o) => [DotKernel(xs[0], xs[1], DotDimensionNumbers.FromParam(p["dimension_numbers"]), o[0])]);
+
+    internal static int[] Free(int rank, int[] contract, int[] batch) => Enumerable.Range(0, rank).Where(i => !contract.Contains(i) && !batch.Contains(i)).ToArray();
+
+    private static string Describe(DotDimensionNumbers dn) =>
+        $"contracting {ShapeOps.Fmt(dn.LhsContract)}×{ShapeOps.Fmt(dn.RhsContract)}, batch {ShapeOps.Fmt(dn.LhsBatch)}×{ShapeOps.Fmt(dn.RhsBatch)}";
+
+    /// <summary>Moves lhs to (B, M, K) and rhs to (B, K, N), copying only when the layout differs, then runs GEMMs.</summary>
+    private static Tensor DotKernel(Tensor l, Tensor r, DotDimensionNumbers dn, Aval o)
+    {
+        var lFree = Free(l.Rank, dn.LhsContract, dn.LhsBatch);
+        var rFree = Free(r.Rank, dn.RhsContract, dn.RhsBatch);
+        int B = dn.LhsBatch.Aggregate(1, (a, d) => a * l.Shape[d]);
+        int M = lFree.Aggregate(1, (a, d) => a * l.Shape[d]);
+        int K = dn.LhsContract.Aggregate(1, (a, d) => a * l.Shape[d]);
+        int N = rFree.Aggregate(1, (a, d) => a * r.Shape[d]);
+        var lt = Arrange(l, [.. dn.LhsBatch, .. lFree, .. dn.LhsContract]);
+        var rt = Arrange(r, [.. dn.RhsBatch, .. dn.RhsContract, .. rFree]);
+        var compute = l.DType switch { DType.Float16 or DType.BFloat16 => DType.Float32, var d => d };
+        Array result;
+        switch (compute)
+        {
+            case DType.Float32:
+            {
+                var a = l.DType == DType.Float32 ? lt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(lt.Buffer!);
+                var b = r.DType == DType.Float32 ? rt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(rt.Buffer!);
+                var c = new float[B * M * N];
+                for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+                result = c;
+                break;
+            }
+            case DType.Float64:
+            {
+                var a = lt.Buffer!.Array<double>();
+                var b = rt.Buffer!.Array<double>();
+                var c = new double[B * M * N];
+                for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+                result = c;
+                break;
+            }
+            default:
+            {
+                var a = lt.ToDoubleArray();
+                var b = rt.ToDoubleArray();
+                var c = new double[B * M * N];
+                for (int bi = 0; bi < B; bi++)
+                    for (int i = 0; i < M; i++)
+                        for (int kk = 0; kk < K; kk++)
+                        {
+                            double av = a[(bi * M + i) * K + kk];
+                            for (int j = 0; j < N; j++) c[(bi * M + i) * N + j] += av * b[(bi * K + kk) * N + j];
+                        }
+                var ct = Tensor.Own(c, DType.Float64, o.Shape);
+                return Conversions.Convert(ct, o);
+            }
+        }
+        var res = Tensor.Own(result, compute, o.Shape, l.Buffer!.Device);
+        return res.DType == o.DType ? new Tensor(res.Buffer!, o.Shape, o.Weak) : Conversions.Convert(res, o);
+    }
+
+    private static Tensor Arrange(Tensor x, int[] perm)
+    {
+        if (perm.Select((a, i) => a == i).All(b => b)) return x;
+        var st = x.Shape.Strides();
+        var shape = perm.Select(a => x.Shape[a]).ToArray();
+        return KernelUtil.StridedTensor(x, 0, shape, perm.Select(a => st[a]).ToArray(), new Aval(new Shape(shape), x.DType));
+    }
+}
