@@ -106,12 +106,19 @@ public static class Conversions
         if (b.IsSplat || b.Length == 1)
         {
             // Scalars and splats convert one value; an exact literal keeps its double precision.
-            double v = x.ExactLiteral ?? b.GetDouble(0);
-            var one = ConvertArray(new Buffer(new[] { v }, DType.Float64, b.Device), o.DType, b.DType == DType.Int64 ? b : null);
+            var single = x.ExactLiteral is double exact
+                ? new Buffer(new[] { exact }, DType.Float64, b.Device)
+                : new Buffer(KernelUtil.Visit(b, new FirstFunc()), b.DType, b.Device);
+            var one = ConvertArray(single, o.DType, null);
             if (b.Length == 1) return KernelUtil.Wrap(one, o, b.Device);
             return KernelUtil.Wrap(SplatArrayOf(one, b.Length), o, b.Device);
         }
         return KernelUtil.Wrap(ConvertArray(b, o.DType, null), o, b.Device);
+    }
+
+    private sealed class FirstFunc : IArrayFunc<Array>
+    {
+        public Array Invoke<T>(T[] data) where T : unmanaged => new[] { data[0] };
     }
 
     private static Array SplatArrayOf(Array one, int n)

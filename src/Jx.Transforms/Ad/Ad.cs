@@ -134,6 +134,7 @@ internal static class RuleLoader
             IndexingRules.Register();
             LinalgRules.Register();
             MiscRules.Register();
+            SortingRules.Register();
             BatchingRules.Register();
             _loaded = true;
         }
