@@ -154,7 +154,7 @@ public class ConvolutionTests
     [Fact]
     public void NhwcLayoutMatchesNchw()
     {
-        var rng = new Random(3);
+        var rng = new System.Random(3);
         var xv = Enumerable.Range(0, 2 * 3 * 5 * 6).Select(_ => (float)Math.Round(rng.NextDouble() * 8 - 4)).ToArray();
         var wv = Enumerable.Range(0, 4 * 3 * 3 * 2).Select(_ => (float)Math.Round(rng.NextDouble() * 8 - 4)).ToArray();
         var xNchw = F(xv, 2, 3, 5, 6);
@@ -237,7 +237,7 @@ public class ConvolutionTests
     public void ConvTransposeWithTransposedKernelIsTheAdjoint()
     {
         // <conv(x, k), y> == <x, conv_transpose(y, k, transpose_kernel)> for a strided VALID convolution.
-        var rng = new Random(11);
+        var rng = new System.Random(11);
         double[] R(int n) => Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
         var x = D(R(1 * 7 * 2), 1, 7, 2);    // NHC, C = 2
         var k = D(R(3 * 2 * 4), 3, 2, 4);    // HIO, I = 2, O = 4
@@ -313,11 +313,11 @@ public class ConvolutionTests
         return result;
     }
 
-    private static int[] RandomPerm(Random rng, int n) => Enumerable.Range(0, n).OrderBy(_ => rng.Next()).ToArray();
+    private static int[] RandomPerm(System.Random rng, int n) => Enumerable.Range(0, n).OrderBy(_ => rng.Next()).ToArray();
 
     private static void CrossCheck(int seed, int trials)
     {
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         for (int t = 0; t < trials; t++)
         {
             int s = rng.Next(1, 4);
