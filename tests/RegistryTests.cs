@@ -59,4 +59,13 @@ public class RegistryTests
         var missing = Linear.Where(n => !byName.TryGetValue(n, out var p) || !Ad.Transposes.ContainsKey(p)).ToArray();
         Assert.True(missing.Length == 0, "linear primitives without a transpose rule: " + string.Join(", ", missing));
     }
+
+    [Fact]
+    public void EveryPrimitiveHasABatchingRule()
+    {
+        _ = Batching.Rules;
+        var noInputs = new[] { "iota", "axis_index" };
+        var missing = PrimitiveRegistry.All.Where(p => !Batching.Rules.ContainsKey(p) && !noInputs.Contains(p.Name)).Select(p => p.Name).ToArray();
+        Assert.True(missing.Length == 0, "primitives without a batching rule: " + string.Join(", ", missing));
+    }
 }

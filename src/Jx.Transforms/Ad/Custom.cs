@@ -106,6 +106,27 @@ internal static class CustomRules
             var inCts = lin.Transpose(cts);
             return [.. new Tensor?[n], .. inCts];
         });
+        Batching.Def(CustomLin, (vals, dims, p, size) =>
+        {
+            var call = (CustomVjpCall)p.Get<OpaqueParam>("bwd").Value;
+            int nres = p.Int("num_res");
+            var axis = new BatchAxis(null, size);
+            var batched = new CustomVjpCall(call.Name, call.Fun, call.Fwd,
+                (res, cts) => Batching.RunBatched(a => call.Bwd(a[..nres], a[nres..]), [.. res, .. cts], [.. res.Select(_ => (int?)0), .. cts.Select(_ => (int?)0)], axis));
+            var outAvals = OutAvals(p).Select(a => a with { Shape = new Shape([size, .. a.Shape]) }).ToArray();
+            var outs = CustomLin.Bind(Batching.AllAt0(vals, dims, size), p.With("bwd", new OpaqueParam(batched)).With("out_avals", new OpaqueParam(outAvals)));
+            return (outs, outs.Select(_ => (int?)0).ToArray());
+        });
+        Batching.Def(RematLin, (vals, dims, p, size) =>
+        {
+            var call = (CheckpointCall)p.Get<OpaqueParam>("fun").Value;
+            int n = p.Int("num_primals");
+            var axis = new BatchAxis(null, size);
+            var batched = new CheckpointCall(xs => Batching.RunBatched(call.Fun, xs, xs.Select(_ => (int?)0).ToArray(), axis));
+            var outAvals = OutAvals(p).Select(a => a with { Shape = new Shape([size, .. a.Shape]) }).ToArray();
+            var outs = RematLin.Bind(Batching.AllAt0(vals, dims, size), p.With("fun", new OpaqueParam(batched)).With("out_avals", new OpaqueParam(outAvals)));
+            return (outs, outs.Select(_ => (int?)0).ToArray());
+        });
         Ad.DefJvp(RematLin, (xs, ts, p) =>
         {
             // remat_lin is linear in its tangent inputs and smooth in its primal inputs: differentiate its definition.
