@@ -86,7 +86,12 @@ public partial class Tensor
     /// <summary>The concrete tensor behind this value, or a <see cref="ConcretizationError"/> that explains the fix.</summary>
     internal Tensor Concrete(string operation)
     {
-        if (this is not Tracer t) return this;
+        if (this is not Tracer t)
+        {
+            if (Buffer!.DonatedTo is string donee)
+                throw new DonatedBufferError($"{operation} on an array that was donated to jitted '{donee}' (donateArgnums); use the function's outputs instead, or do not donate the argument.");
+            return this;
+        }
         if (!t.Trace.Main.Alive) throw TraceStack.Escaped(t, null);
         var c = t.ToConcrete();
         if (c is not null) return c.Concrete(operation);

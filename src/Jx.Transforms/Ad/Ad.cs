@@ -135,6 +135,7 @@ internal static class RuleLoader
             LinalgRules.Register();
             MiscRules.Register();
             SortingRules.Register();
+            Pjit.RegisterRules();
             ConvolutionRules.Register();
             BatchingRules.Register();
             _loaded = true;
