@@ -147,7 +147,7 @@ public static class Passes
             var ins = e0.Inputs.Select(r.Read).ToArray();
             var vals = ins.Select(Value).ToArray();
             bool foldable = e0.Primitive.Family is not ("random" or "collective" or "custom" or "jit") && vals.All(v => v is not null)
-                            && e0.Outputs.All(o => o.Aval.Size <= maxElements) && ins.Length > 0;
+                            && e0.Outputs.All(o => o.Aval.Size <= maxElements && o.Aval.Size <= Math.Max(1, ins.Max(a => a.Aval.Size))) && ins.Length > 0;
             if (foldable)
             {
                 Tensor[] outs;
@@ -208,6 +208,10 @@ public static class Passes
                     break;
                 case "div":
                     if (Splat(ins[1]) == 1 && SameType(ins[0])) replace = ins[0];
+                    break;
+                case "stop_gradient":
+                    // The compiled program is never differentiated again: stop_gradient is the identity here.
+                    replace = ins[0];
                     break;
                 case "convert_element_type":
                 case "reshape":

@@ -1,7 +1,9 @@
 namespace Jx;
 
-/// <summary>Double-precision special functions that .NET lacks: erf, erfc, erf⁻¹, lgamma, digamma.</summary>
-internal static class SpecialFunctions
+/// <summary>Double-precision special functions that .NET lacks: erf, erfc, erf⁻¹, lgamma, digamma (used by the eager
+/// kernels and by generated code).</summary>
+/// <example><code>double e = SpecialFunctions.Erf(0.5); // 0.5204998778130465</code></example>
+public static class SpecialFunctions
 {
     private const double TwoOverSqrtPi = 1.1283791670955126;
     private const double OneOverSqrtPi = 0.5641895835477563;

@@ -3,7 +3,8 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Jx;
 
-internal enum ReduceKind { Sum, Max, Min, Prod, And, Or }
+/// <summary>The combining operation of a reduction.</summary>
+public enum ReduceKind { Sum, Max, Min, Prod, And, Or }
 
 /// <summary>Reduction primitives: reduce_sum / max / min / prod / and / or over a set of axes, argmax / argmin, and the
 /// cumulative scans cumsum / cumprod / cummax / cummin.</summary>
