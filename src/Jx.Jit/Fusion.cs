@@ -87,6 +87,11 @@ internal static class Fusion
             else if (ReduceOps.Contains(e.Primitive.Name)) materialized.Add(e.Outputs[0]);
             else if (uses.GetValueOrDefault(e.Outputs[0]) > 1 && !IsCheap(e) && !Duplicable(e.Outputs[0])) materialized.Add(e.Outputs[0]);
         }
+        // Constants that hold one repeated value (zeros, ones...) are compiled into the kernels as literals.
+        var splats = new Dictionary<Var, double>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < j.ConstVars.Count; i++)
+            if (cj.Consts[i].IsConcrete && cj.Consts[i].Buffer!.IsSplat) splats[j.ConstVars[i]] = cj.Consts[i].Buffer!.GetDouble(0);
+
         // A value used a few times, each time elementwise (never expanded by a broadcast), is recomputed in each consumer
         // rather than stored: each consumer reads each element once, so recomputation costs no more than a store + load.
         bool Duplicable(Var v)
@@ -120,7 +125,7 @@ internal static class Fusion
                 }
                 var root = e.Outputs[0];
                 if (!materialized.Contains(root)) continue;
-                var builder = new ExprBuilder(producer, materialized, Slot, extra);
+                var builder = new ExprBuilder(producer, materialized, Slot, extra, splats);
                 Kernel k;
                 if (ReduceOps.Contains(e.Primitive.Name))
                 {
@@ -194,7 +199,8 @@ internal sealed class IndexMap
 
 /// <summary>Builds a kernel's expression tree by walking producers from a root down to materialized values, carrying
 /// the index map through view operations.</summary>
-internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> materialized, Func<Var, int> slot, HashSet<Var> needsMaterialization)
+internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> materialized, Func<Var, int> slot, HashSet<Var> needsMaterialization,
+    Dictionary<Var, double> splats)
 {
     /// <summary>The expression computing a root value from its producer (the root itself is what the kernel stores).</summary>
     public Expr BuildRoot(Var root, IndexMap map) => Expand(root, map);
@@ -203,6 +209,7 @@ internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> ma
     {
         if (a is Literal l) return new ConstExpr(l.Value.Buffer!.GetDouble(0), l.Aval.DType);
         var v = (Var)a;
+        if (splats.TryGetValue(v, out var splat)) return new ConstExpr(splat, v.Aval.DType);
         if (materialized.Contains(v) || !producer.ContainsKey(v)) return Leaf(v, map);
         return Expand(v, map);
     }

@@ -146,8 +146,8 @@ public static class Passes
         {
             var ins = e0.Inputs.Select(r.Read).ToArray();
             var vals = ins.Select(Value).ToArray();
-            bool foldable = e0.Primitive.Family is not ("random" or "collective" or "custom" or "jit") && vals.All(v => v is not null)
-                            && e0.Outputs.All(o => o.Aval.Size <= maxElements && o.Aval.Size <= Math.Max(1, ins.Max(a => a.Aval.Size))) && ins.Length > 0;
+            bool foldable = ins.Length > 0 && e0.Primitive.Family is not ("random" or "collective" or "custom" or "jit") && vals.All(v => v is not null)
+                            && e0.Outputs.All(o => o.Aval.Size <= maxElements && o.Aval.Size <= Math.Max(1, ins.Max(a => a.Aval.Size)));
             if (foldable)
             {
                 Tensor[] outs;
