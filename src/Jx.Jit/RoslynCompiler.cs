@@ -36,6 +36,7 @@ internal static class RoslynCompiler
     private static string VersionTag => $"{typeof(Tensor).Assembly.ManifestModule.ModuleVersionId}-{typeof(JitRuntime).Assembly.ManifestModule.ModuleVersionId}-{Environment.Version}";
 
     public static int CompileCount;
+    /// <summary>How many programs were loaded from the disk cache instead of compiled.</summary>
     public static int DiskHits;
 
     public static Assembly Compile(string source, string name, bool useCache = true)

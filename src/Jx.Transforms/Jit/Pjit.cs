@@ -1,5 +1,13 @@
 namespace Jx;
 
+/// <summary>Settings of Jit.</summary>
+public static class JitOptions
+{
+    /// <summary>Tiered compilation (JX_JIT_TIERED=1): a new program's first calls run through the interpreter while it
+    /// compiles in the background. Off by default, so every call runs the compiled code.</summary>
+    public static bool Tiered { get; set; } = Environment.GetEnvironmentVariable("JX_JIT_TIERED") == "1";
+}
+
 /// <summary>The staged call of a jitted function (JAX's pjit): one equation holding the function's jaxpr. Its eager
 /// kernel runs the compiled executable; differentiation and batching trace through the inner jaxpr.</summary>
 public static class Pjit
@@ -8,17 +16,41 @@ public static class Pjit
     internal sealed class Compiled(ClosedJaxpr jaxpr, string name)
     {
         private IExecutable? _exe;
+        private Task<IExecutable>? _background;
         private readonly object _lock = new();
         public ClosedJaxpr Jaxpr { get; } = jaxpr;
         public string Name { get; } = name;
+
+        /// <summary>The compiled executable (compiles now, or waits for a background compile).</summary>
         public IExecutable Executable
         {
             get
             {
                 if (_exe is not null) return _exe;
+                Task<IExecutable>? bg;
+                lock (_lock) bg = _background;
+                if (bg is not null) return _exe = bg.GetAwaiter().GetResult();
                 lock (_lock) return _exe ??= JitBackends.Current.Compile(Jaxpr, Name);
             }
         }
+
+        /// <summary>Runs the program. With tiered compilation the first calls interpret the jaxpr while the native
+        /// compile runs in the background, so the time to the first result does not include the compiler's cold start.</summary>
+        public Tensor[] Run(Tensor[] args)
+        {
+            if (_exe is not null) return _exe.Run(args);
+            if (JitOptions.Tiered)
+            {
+                Task<IExecutable> bg;
+                lock (_lock) bg = _background ??= Task.Run(() => JitBackends.Current.Compile(Jaxpr, Name));
+                if (!bg.IsCompleted)
+                    using (TraceStack.EagerOnly()) return Jaxpr.Call(args);
+                _exe = bg.GetAwaiter().GetResult();
+                return _exe.Run(args);
+            }
+            return Executable.Run(args);
+        }
+
         public override bool Equals(object? obj) => obj is Compiled c && c.Jaxpr.Equals(Jaxpr);
         public override int GetHashCode() => Jaxpr.GetHashCode();
         public override string ToString() => Name;
@@ -40,7 +72,7 @@ public static class Pjit
         (xs, p, o) =>
         {
             var c = (Compiled)p.Get<OpaqueParam>("compiled").Value;
-            return c.Executable.Run(xs);
+            return c.Run(xs);
         },
         multipleResults: true);
 
