@@ -27,6 +27,10 @@ public class PrimitiveGradientProperties
         ["stop_gradient"] = "its derivative is zero by definition, which finite differences of the identity cannot confirm",
         ["custom_lin"] = "Jx.Transforms' helper that custom_vjp stages into linearized programs, not a Jx.Core primitive",
         ["remat_lin"] = "Jx.Transforms' helper that checkpoint stages into linearized programs, not a Jx.Core primitive",
+        ["psum"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
+        ["pmax"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
+        ["pmin"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
+        ["all_gather"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
     };
 
     /// <summary>Every primitive of Jx.Core with a JVP rule is bound by some spec (or listed in NotCovered with a reason).</summary>
@@ -77,6 +81,9 @@ public static class PrimitiveSpecs
     };
 
     private static readonly DType F64 = DType.Float64;
+
+    /// <summary>A jitted function: differentiating through its pjit equation.</summary>
+    private static readonly Func<Tensor, Tensor> JittedSinTimesX = Transforms.Jit((Tensor t) => Lax.Sin(t) * t);
 
     public static readonly OpSpec[] All = Build().ToArray();
     public static readonly Dictionary<string, OpSpec> ByName = All.ToDictionary(s => s.Name);
@@ -133,7 +140,7 @@ public static class PrimitiveSpecs
         yield return Binary("sub", Np.Subtract, Domain.Real, Domain.Real);
         yield return Binary("mul", Np.Multiply, Domain.Real, Domain.Real);
         yield return Binary("div", Np.Divide, Domain.Real, Domain.Divisor);
-        // y == 0 exactly is left out: the second derivative there is wrong (see PrimitiveBugRepros.PowMixedSecondDerivativeAtZeroExponent).
+        // y == 0 exactly is covered by PrimitiveRegressionTests.PowMixedSecondDerivativeAtZeroExponent.
         yield return Binary("pow", Np.Power, Domain.PowBase, new Domain("real, y != 0", -2, 2, 0.5, y => y != 0));
         yield return Binary("max", Np.Maximum, Domain.Real, Domain.Real, (a, b) => Math.Abs(a - b) >= 0.05);
         yield return Binary("min", Np.Minimum, Domain.Real, Domain.Real, (a, b) => Math.Abs(a - b) >= 0.05);
@@ -204,6 +211,35 @@ public static class PrimitiveSpecs
         yield return Reduction("reduce_prod_with_zeros", (x, a, k) => Np.Prod(x, a, k), Domain.Small, distinct: false, withZeros);
         yield return Scan("cumprod_with_zeros", Lax.Cumprod, Domain.Small, distinct: false, withZeros);
         yield return Scan("cumsum", Lax.Cumsum, Domain.Real, distinct: false);
+        yield return Scan("sort", (x, axis, rev) => Lax.Sort(x, axis), Domain.Real, distinct: true);
+        yield return Unary("pjit", x => JittedSinTimesX(x), Domain.Real);
+        yield return Scan("top_k", (x, axis, rev) => Lax.TopK(x, Math.Min(2, x.Shape[^1])).Values, Domain.Real, distinct: true);
+        foreach (var (name, kind) in new[] { ("reduce_window_sum", "sum"), ("reduce_window_max", "max"), ("reduce_window_min", "min") })
+            yield return new OpSpec
+            {
+                Name = name, Shapes = [[new(5)], [new(4, 5)], [new(2, 4, 3)]], Domains = [Domain.Real],
+                Values = kind == "sum" ? null : s => Gens.Distinct(s[0].Size).Select(v => new[] { v }),
+                Build = p =>
+                {
+                    var r = p.Shapes[0].Rank;
+                    var window = Enumerable.Repeat(2, r).ToArray();
+                    var strides = Enumerable.Range(0, r).Select(i => 1 + (i % 2)).ToArray();
+                    var pads = Enumerable.Range(0, r).Select(i => (i % 2, 0)).ToArray();
+                    return I($"window={Fmt.Ints(window)} strides={Fmt.Ints(strides)}", xs => Lax.ReduceWindow(xs[0], kind, window, strides, pads));
+                },
+            };
+        yield return new OpSpec
+        {
+            Name = "conv_general_dilated",
+            Shapes = [[new(1, 2, 5), new(3, 2, 2)], [new(2, 1, 4, 4), new(2, 1, 3, 3)], [new(1, 2, 4, 3), new(2, 1, 2, 2)]],
+            Domains = [Domain.Real],
+            Build = p => p.ShapeIndex switch
+            {
+                0 => I("1-D, stride 2, padding (1,0)", xs => Lax.ConvGeneralDilated(xs[0], xs[1], [2], [(1, 0)])),
+                1 => I("2-D, SAME, rhs dilation 1", xs => Lax.ConvGeneralDilated(xs[0], xs[1], [1, 1], "SAME")),
+                _ => I("2-D, feature groups 2, lhs dilation 2", xs => Lax.ConvGeneralDilated(xs[0], xs[1], [1, 1], [(1, 1), (0, 1)], lhsDilation: [2, 1], featureGroupCount: 2)),
+            },
+        };
         yield return Scan("cumprod", Lax.Cumprod, Domain.Small, distinct: false);
         yield return Scan("cummax", Lax.Cummax, Domain.Wide, distinct: true);
         yield return Scan("cummin", Lax.Cummin, Domain.Wide, distinct: true);
@@ -663,11 +699,12 @@ public static class PrimitiveSpecs
     };
 }
 
-/// <summary>Minimal reproductions of bugs the properties found in src/ (skipped until fixed there).</summary>
-public class PrimitiveBugRepros
+/// <summary>Minimal reproductions of bugs the properties found in src/, kept as regression tests.</summary>
+public class PrimitiveRegressionTests
 {
-    [Fact(Skip = "BUG: pow's JVP rule w.r.t. x uses y·x^(y==0 ? 1 : y-1), whose derivative in y at y == 0 is x instead of 1/x " +
-                 "(current JAX uses y·x^(y-1) for float exponents). Found by CheckGradsOrderTwoBothModes(\"pow\").")]
+    /// <summary>Was a bug: pow's JVP w.r.t. x used y·x^(y==0 ? 1 : y-1), whose derivative in y at y == 0 is x instead of
+    /// 1/x; it now uses y·x^(y-1) for float exponents as JAX does. Found by CheckGradsOrderTwoBothModes("pow").</summary>
+    [Fact]
     public void PowMixedSecondDerivativeAtZeroExponent()
     {
         // d/dy d/dx x^y = x^(y-1)·(1 + y·ln x), which is 1/x at y = 0.
