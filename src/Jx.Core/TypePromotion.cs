@@ -84,6 +84,8 @@ public static class TypePromotion
     public static (DType DType, bool Weak) ResultType(params (DType DType, bool Weak)[] types)
     {
         if (types.Length == 0) throw new InvalidArgumentError("ResultType needs at least one type");
+        if (types.Length == 2 && types[0].DType == types[1].DType)
+            return (types[0].DType, types[0].Weak && types[1].Weak);
         var nodes = types.Select(t => ToNode(t.DType, t.Weak)).Distinct().ToArray();
         if (nodes.Length == 1)
         {

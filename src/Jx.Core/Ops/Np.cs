@@ -70,6 +70,7 @@ public static partial class Np
 
     private static Tensor Binary(Func<Tensor, Tensor, Tensor> op, Tensor a, Tensor b)
     {
+        if (a.DType == b.DType && a.WeakType == b.WeakType && a.Shape == b.Shape) return op(a, b);
         var p = Prepare(a, b);
         return op(p[0], p[1]);
     }

@@ -34,6 +34,7 @@ public static class Elementwise
     {
         for (int i = 1; i < xs.Length; i++)
         {
+            if (xs[i].Shape == xs[0].Shape && xs[i].DType == xs[0].DType) continue;
             if (xs[i].Shape != xs[0].Shape)
                 throw new ShapeError($"'{op}' requires operands of equal shapes (jax.numpy broadcasts before lax ops), got {string.Join(" and ", xs.Select(x => x.Shape.ToString()))}");
             if (xs[i].DType != xs[0].DType)
@@ -41,17 +42,35 @@ public static class Elementwise
         }
     }
 
-    internal static bool AllWeak(Aval[] xs) => xs.All(x => x.Weak);
+    internal static bool AllWeak(Aval[] xs)
+    {
+        foreach (var x in xs) if (!x.Weak) return false;
+        return true;
+    }
 
-    private static Primitive Unary(string name, Kinds kinds, UnaryImpl impl) => new(
-        name, "elementwise",
-        (ins, p) => { Check(name, ins, 1); CheckKind(name, kinds, ins[0]); return [ins[0]]; },
-        (xs, p, o) => [ElementwiseEngine.Unary(PrimitiveRegistry.Get(name), xs[0], o[0], impl)]);
+    private static Primitive Unary(string name, Kinds kinds, UnaryImpl impl)
+    {
+        Primitive self = null!;
+        self = new(name, "elementwise",
+            (ins, p) => { Check(name, ins, 1); CheckKind(name, kinds, ins[0]); return [ins[0]]; },
+            (xs, p, o) => [ElementwiseEngine.Unary(self, xs[0], o[0], impl)]);
+        return self;
+    }
 
-    private static Primitive Binary(string name, Kinds kinds, BinaryImpl impl) => new(
-        name, "elementwise",
-        (ins, p) => { Check(name, ins, 2); CheckKind(name, kinds, ins[0]); CheckSame(name, ins); return [ins[0] with { Weak = AllWeak(ins) }]; },
-        (xs, p, o) => [ElementwiseEngine.Binary(PrimitiveRegistry.Get(name), xs[0], xs[1], o[0], impl)]);
+    private static Primitive Binary(string name, Kinds kinds, BinaryImpl impl)
+    {
+        Primitive self = null!;
+        self = new(name, "elementwise",
+            (ins, p) =>
+            {
+                Check(name, ins, 2);
+                CheckKind(name, kinds, ins[0]);
+                CheckSame(name, ins);
+                return [ins[0].Weak == ins[1].Weak ? ins[0] : ins[0] with { Weak = false }];
+            },
+            (xs, p, o) => [ElementwiseEngine.Binary(self, xs[0], xs[1], o[0], impl)]);
+        return self;
+    }
 
     private static Primitive Comparison(string name, ComparisonKind kind) => new(
         name, "elementwise",
