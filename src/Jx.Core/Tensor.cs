@@ -72,7 +72,8 @@ public partial class Tensor
     public static implicit operator Tensor(float v) => Splat(v, Shape.Scalar, weak: true);
     public static implicit operator Tensor(double v) => new(Buffer.Splat((float)v, 1, Device.Default), Shape.Scalar, weak: true, exact: v);
     public static implicit operator Tensor(int v) => Splat(v, Shape.Scalar, weak: true);
-    public static implicit operator Tensor(long v) => Splat(checked((int)v), Shape.Scalar, weak: true);
+    public static implicit operator Tensor(long v) => v is >= int.MinValue and <= int.MaxValue ? Splat((int)v, Shape.Scalar, weak: true)
+        : throw new DTypeError($"the integer literal {v} does not fit int32, the dtype of weakly typed integer literals (as in JAX); make an int64 tensor instead, e.g. Tensor.Scalar({v}L)");
     public static implicit operator Tensor(bool v) => Splat(v, Shape.Scalar);
     public static implicit operator Tensor(float[] v) => FromArray(v);
     public static implicit operator Tensor(double[] v) => FromArray(v);
