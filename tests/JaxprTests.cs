@@ -213,4 +213,29 @@ public class JaxprTests
         Assert.Equal("2.5:f64[]", new Literal(Tensor.Scalar(2.5)).ToString());
         Assert.Equal("False:bool[]", new Literal(Tensor.Scalar(false)).ToString());
     }
+
+    [Fact]
+    public void ThreadsTraceIndependently()
+    {
+        // The trace stack is per thread: tracing on many threads at once, mixed with eager work, gives each its own jaxpr.
+        var texts = new string[16];
+        var sums = new float[16];
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            texts[i] = Jax.MakeJaxpr((Tensor x) =>
+            {
+                var y = x;
+                for (int k = 0; k < i % 3 + 1; k++) y = Np.Sin(y);
+                return y;
+            })(Np.Ones([i + 1])).ToString();
+            sums[i] = (Np.Ones([i + 1]) * 2).Sum().Item<float>();
+        });
+        for (int i = 0; i < 16; i++)
+        {
+            Assert.StartsWith($"{{ lambda ; a:f32[{i + 1}]. let", texts[i]);
+            Assert.Contains($"b:f32[{i + 1}] = sin a", texts[i]);
+            Assert.Equal(i % 3 + 1, texts[i].Split(" = sin ").Length - 1);
+            Assert.Equal(2f * (i + 1), sums[i]);
+        }
+    }
 }

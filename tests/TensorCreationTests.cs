@@ -175,6 +175,11 @@ public class TensorCreationTests
         Assert.Equal(Enumerable.Repeat(1.0, 6).ToArray(), o.ToDoubleArray());
         var fl = Np.FullLike(Np.Zeros([2], DType.Float64), 2.5);
         Assert.Equal(new[] { 2.5, 2.5 }, fl.ToArray<double>());
+        // like jnp.zeros_like, a weakly typed operand gives a weakly typed result unless a dtype is given
+        Tensor weak = 2.5;
+        Assert.True(Np.ZerosLike(weak).WeakType);
+        Assert.False(Np.ZerosLike(weak, DType.Float32).WeakType);
+        Assert.False(Np.OnesLike(x).WeakType);
     }
 
     [Fact]
@@ -264,6 +269,10 @@ public class TensorCreationTests
         Assert.Equal(4f, (float)Np.Array(new[] { 4f }).Reshape(1, 1));
         var e = Assert.Throws<ShapeError>(() => Np.Array(new[] { 1f, 2f }).Item<float>());
         Assert.Contains("(2,)", e.Message);
+        var o = Assert.Throws<DTypeError>(() => Np.Array(new[] { -1 }).Item<uint>());
+        Assert.Contains("Item<UInt32>()", o.Message);
+        Assert.Contains("-1", o.Message);
+        Assert.Throws<DTypeError>(() => Np.Array(new[] { 1e10 }).Item<int>());
     }
 
     [Fact]

@@ -77,7 +77,8 @@ public static partial class Np
     public static Tensor Full(Shape shape, bool value) => Tensor.Splat(value, shape);
 
     /// <summary>A tensor of x's shape (and dtype, unless given) filled with value.</summary>
-    public static Tensor FullLike(Tensor x, double value, DType? dtype = null) => Lax.BroadcastInDim(Lax.ConvertElementType(Tensor.Scalar(value), dtype ?? x.DType), x.Shape, []);
+    public static Tensor FullLike(Tensor x, double value, DType? dtype = null) =>
+        Lax.BroadcastInDim(Lax.ConvertElementType(Tensor.Scalar(value), dtype ?? x.DType, dtype is null && x.WeakType), x.Shape, []);
     public static Tensor ZerosLike(Tensor x, DType? dtype = null) => FullLike(x, 0, dtype);
     public static Tensor OnesLike(Tensor x, DType? dtype = null) => FullLike(x, 1, dtype);
 
