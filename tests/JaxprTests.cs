@@ -79,6 +79,11 @@ public class JaxprTests
     {
         Assert.Equal("{ lambda ; a:f32[3]. let  in (a,) }", Jax.MakeJaxpr((Tensor x) => x)(Np.Ones([3])).ToString());
         Assert.Equal("{ lambda ; a:f32[3] b:i32[]. let  in (b, a) }", Jax.MakeJaxpr((Tensor x, Tensor y) => (y, x))(Np.Ones([3]), Tensor.Scalar(1)).ToString());
+        // constant outputs: a scalar is a literal, an array a constvar
+        Assert.Equal("{ lambda ; a:f32[3]. let  in (1.0:f32[],) }", Jax.MakeJaxpr((Tensor x) => Tensor.Scalar(1f))(Np.Ones([3])).ToString());
+        var c = Jax.MakeJaxpr((Tensor x) => Np.Array(new[] { 1, 2 }))(Np.Ones([3]));
+        Assert.Equal("{ lambda a:i32[2]; b:f32[3]. let  in (a,) }", c.ToString());
+        Assert.Equal(new[] { 1, 2 }, c.Call(Np.Zeros([3]))[0].ToArray<int>());
     }
 
     [Fact]
