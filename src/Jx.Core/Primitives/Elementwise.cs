@@ -111,9 +111,11 @@ public static class Elementwise
     public static readonly Primitive Ceil = Unary("ceil", Kinds.Float, Float((x, y) => TP.Ceiling(x, y), (x, y) => TP.Ceiling(x, y)));
     public static readonly Primitive Exp = Unary("exp", Kinds.Float, Float((x, y) => TP.Exp(x, y), (x, y) => TP.Exp(x, y)));
     public static readonly Primitive Exp2 = Unary("exp2", Kinds.Float, Float((x, y) => TP.Exp2(x, y), (x, y) => TP.Exp2(x, y)));
-    public static readonly Primitive Expm1 = Unary("expm1", Kinds.Float, Float((x, y) => TP.ExpM1(x, y), (x, y) => TP.ExpM1(x, y)));
+    // expm1, log1p, sinh and tanh are computed per element in double: TensorPrimitives' versions lose all relative
+    // precision near 0 (ExpM1(0f) is 1.19e-7, Tanh(1e-30) is -6e-8), where these functions exist to be accurate.
+    public static readonly Primitive Expm1 = Unary("expm1", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Expm1));
     public static readonly Primitive Log = Unary("log", Kinds.Float, Float((x, y) => TP.Log(x, y), (x, y) => TP.Log(x, y)));
-    public static readonly Primitive Log1p = Unary("log1p", Kinds.Float, Float((x, y) => TP.LogP1(x, y), (x, y) => TP.LogP1(x, y)));
+    public static readonly Primitive Log1p = Unary("log1p", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Log1p));
     public static readonly Primitive Sqrt = Unary("sqrt", Kinds.Float, Float((x, y) => TP.Sqrt(x, y), (x, y) => TP.Sqrt(x, y)));
     public static readonly Primitive Rsqrt = Unary("rsqrt", Kinds.Float, Float((x, y) => TP.ReciprocalSqrt(x, y), (x, y) => TP.ReciprocalSqrt(x, y)));
     public static readonly Primitive Cbrt = Unary("cbrt", Kinds.Float, Float((x, y) => TP.Cbrt(x, y), (x, y) => TP.Cbrt(x, y)));
@@ -123,9 +125,9 @@ public static class Elementwise
     public static readonly Primitive Asin = Unary("asin", Kinds.Float, Float((x, y) => TP.Asin(x, y), (x, y) => TP.Asin(x, y)));
     public static readonly Primitive Acos = Unary("acos", Kinds.Float, Float((x, y) => TP.Acos(x, y), (x, y) => TP.Acos(x, y)));
     public static readonly Primitive Atan = Unary("atan", Kinds.Float, Float((x, y) => TP.Atan(x, y), (x, y) => TP.Atan(x, y)));
-    public static readonly Primitive Sinh = Unary("sinh", Kinds.Float, Float((x, y) => TP.Sinh(x, y), (x, y) => TP.Sinh(x, y)));
+    public static readonly Primitive Sinh = Unary("sinh", Kinds.Float, UnaryImpl.FromScalar(Math.Sinh));
     public static readonly Primitive Cosh = Unary("cosh", Kinds.Float, Float((x, y) => TP.Cosh(x, y), (x, y) => TP.Cosh(x, y)));
-    public static readonly Primitive Tanh = Unary("tanh", Kinds.Float, Float((x, y) => TP.Tanh(x, y), (x, y) => TP.Tanh(x, y)));
+    public static readonly Primitive Tanh = Unary("tanh", Kinds.Float, UnaryImpl.FromScalar(Math.Tanh));
     public static readonly Primitive Asinh = Unary("asinh", Kinds.Float, Float((x, y) => TP.Asinh(x, y), (x, y) => TP.Asinh(x, y)));
     public static readonly Primitive Acosh = Unary("acosh", Kinds.Float, Float((x, y) => TP.Acosh(x, y), (x, y) => TP.Acosh(x, y)));
     public static readonly Primitive Atanh = Unary("atanh", Kinds.Float, Float((x, y) => TP.Atanh(x, y), (x, y) => TP.Atanh(x, y)));
@@ -166,7 +168,7 @@ public static class Elementwise
             var d = xs[0].DType == DType.Float64 ? xs[0].Buffer!.Array<double>() : ElementwiseEngine.ToFloat(xs[0].Buffer!).Select(f => (double)f).ToArray();
             var r = new bool[d.Length];
             for (int i = 0; i < d.Length; i++) r[i] = double.IsFinite(d[i]);
-            return [KernelUtil.Wrap(r, o[0])];
+            return [KernelUtil.Wrap(r, o[0], xs[0].Buffer!.Device)];
         });
 
     /// <summary>integer_pow[y]: x raised to a static integer power (negative powers for floats).</summary>

@@ -199,7 +199,7 @@ public static class Reductions
                         }
                     res[a * inner + i] = best;
                 }
-            return [Conversions.Convert(Tensor.Own(res, DType.Float64, o[0].Shape), o[0])];
+            return [Conversions.Convert(Tensor.Own(res, DType.Float64, o[0].Shape, xs[0].Buffer!.Device), o[0])];
         });
 
     /// <summary>argmax[axes=(axis,), index_dtype]: index of the first maximum (a NaN counts as the maximum).</summary>
