@@ -84,7 +84,9 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
                 }
             }
         }
-        return plan.Outputs.Select(o => o is int s ? env[s]! : (Tensor)o).ToArray();
+        var result = new Tensor[plan.Outputs.Length];
+        for (int i = 0; i < result.Length; i++) result[i] = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
+        return result;
     }
 
     private void RunKernel(KernelStep k, Tensor?[] env)
@@ -105,10 +107,7 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
                 handles[i] = GCHandle.Alloc(env[slots[i]]!.Buffer!.RawArray(), GCHandleType.Pinned);
                 ptrs[i] = handles[i].AddrOfPinnedObject();
             }
-            long total = kernel.Reduction is null
-                ? kernel.LoopShape.Aggregate(1L, (a, b) => a * b)
-                : kernel.LoopShape.Where((_, d) => !kernel.ReducedDims.Contains(d)).Aggregate(1L, (a, b) => a * b);
-            long work = kernel.LoopShape.Aggregate(1L, (a, b) => a * b);
+            long total = k.Total, work = k.Work;
             var run = k.Compiled!;
             int workers = Environment.ProcessorCount;
             if (work < 1 << 16 || workers == 1 || total < 2) { run(ptrs, 0, total); return; }

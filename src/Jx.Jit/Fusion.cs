@@ -10,6 +10,12 @@ internal abstract class Step
 internal sealed class KernelStep(Kernel kernel) : Step
 {
     public Kernel Kernel { get; } = kernel;
+    /// <summary>Number of outputs (the range the generated method iterates over).</summary>
+    public long Total { get; } = kernel.Reduction is null
+        ? kernel.LoopShape.Aggregate(1L, (a, b) => a * b)
+        : kernel.LoopShape.Where((_, d) => !kernel.ReducedDims.Contains(d)).Aggregate(1L, (a, b) => a * b);
+    /// <summary>Elements the loop nest visits (decides whether to run in parallel).</summary>
+    public long Work { get; } = kernel.LoopShape.Aggregate(1L, (a, b) => a * b);
     public Action<nint[], long, long>? Compiled { get; set; }
     public int[] InputSlots { get; set; } = [];
     public override string Describe(Func<int, string> slotName) => Kernel.ToString();

@@ -62,8 +62,11 @@ public sealed class Jaxpr : IEquatable<Jaxpr>
         OutVars = outVars;
     }
 
-    public Aval[] InAvals => InVars.Select(v => v.Aval).ToArray();
-    public Aval[] OutAvals => OutVars.Select(v => v.Aval).ToArray();
+    private Aval[]? _inAvals, _outAvals;
+    /// <summary>The input avals (computed once; do not modify the returned array).</summary>
+    public Aval[] InAvals => _inAvals ??= InVars.Select(v => v.Aval).ToArray();
+    /// <summary>The output avals (computed once; do not modify the returned array).</summary>
+    public Aval[] OutAvals => _outAvals ??= OutVars.Select(v => v.Aval).ToArray();
 
     public override string ToString() => JaxprPrinter.Print(this);
 

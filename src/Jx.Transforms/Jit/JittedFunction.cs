@@ -39,23 +39,36 @@ public sealed class JittedFunction
         Name = name;
     }
 
-    private sealed record Entry(Pjit.Compiled Compiled, TreeDef OutDef, TreeDef InDef);
-
-    private sealed class Signature(TreeDef def, Aval[] avals, object?[] statics) : IEquatable<Signature>
+    private sealed record Entry(Pjit.Compiled Compiled, TreeDef OutDef, TreeDef InDef)
     {
-        public TreeDef Def { get; } = def;
-        public Aval[] Avals { get; } = avals;
-        public object?[] Statics { get; } = statics;
-        public bool Equals(Signature? o) => o is not null && Def.Equals(o.Def) && Avals.SequenceEqual(o.Avals) && Statics.SequenceEqual(o.Statics);
-        public override bool Equals(object? obj) => obj is Signature s && Equals(s);
-        public override int GetHashCode()
+        /// <summary>The pjit params, built once per entry (not per call).</summary>
+        public Params PjitParams { get; } = Pjit.ParamsFor(Compiled);
+    }
+
+    private sealed class Signature : IEquatable<Signature>
+    {
+        public TreeDef Def { get; }
+        public Aval[] Avals { get; }
+        public object?[] Statics { get; }
+        private readonly int _hash;
+        public Signature(TreeDef def, Aval[] avals, object?[] statics)
         {
+            Def = def; Avals = avals; Statics = statics;
             var h = new HashCode();
-            h.Add(Def);
-            foreach (var a in Avals) h.Add(a);
-            foreach (var s in Statics) h.Add(s);
-            return h.ToHashCode();
+            h.Add(def);
+            foreach (var a in avals) h.Add(a);
+            foreach (var s in statics) h.Add(s);
+            _hash = h.ToHashCode();
         }
+        public bool Equals(Signature? o)
+        {
+            if (o is null || o._hash != _hash || o.Avals.Length != Avals.Length || o.Statics.Length != Statics.Length) return false;
+            for (int i = 0; i < Avals.Length; i++) if (!Avals[i].Equals(o.Avals[i])) return false;
+            for (int i = 0; i < Statics.Length; i++) if (!Equals(Statics[i], o.Statics[i])) return false;
+            return ReferenceEquals(Def, o.Def) || Def.Equals(o.Def);
+        }
+        public override bool Equals(object? obj) => obj is Signature s && Equals(s);
+        public override int GetHashCode() => _hash;
         public string Describe() => $"({string.Join(", ", Avals.Select(a => a.ToString() + (a.Weak ? "{weak}" : "")))})" +
                                      (Statics.Length > 0 ? $" static=({string.Join(", ", Statics.Select(s => s?.ToString() ?? "null"))})" : "");
     }
@@ -64,9 +77,9 @@ public sealed class JittedFunction
     public object? Invoke(object?[] args)
     {
         var (entry, leaves) = Prepare(args);
-        var outs = Pjit.Bind(entry.Compiled, leaves);
+        var outs = Pjit.Primitive.Bind(leaves, entry.PjitParams);
         if (_donate.Length > 0 && TraceStack.IsEager) Donate(args);
-        return Tree.Unflatten(entry.OutDef, outs);
+        return entry.OutDef.NodeKind == TreeDef.Kind.Leaf ? outs[0] : Tree.Unflatten(entry.OutDef, outs);
     }
 
     private void Donate(object?[] args)
@@ -86,10 +99,30 @@ public sealed class JittedFunction
     private (Entry, Tensor[]) Prepare(object?[] args)
     {
         if (args.Length != _arity) throw new InvalidArgumentError($"jitted '{Name}' takes {_arity} arguments, got {args.Length}");
-        var dynamic = Enumerable.Range(0, _arity).Where(i => !_static.Contains(i)).Select(i => args[i]).ToArray();
-        var statics = _static.Select(i => args[i]).ToArray();
-        var (leaves, def) = Tree.Flatten(dynamic);
-        var sig = new Signature(def, leaves.Select(l => l.Aval).ToArray(), statics);
+        object?[] dynamic;
+        object?[] statics;
+        if (_static.Length == 0) { dynamic = args; statics = []; }
+        else
+        {
+            dynamic = new object?[_arity - _static.Length];
+            statics = new object?[_static.Length];
+            for (int i = 0, di = 0, si = 0; i < _arity; i++)
+                if (Array.IndexOf(_static, i) >= 0) statics[si++] = args[i]; else dynamic[di++] = args[i];
+        }
+        List<Tensor> leaves;
+        TreeDef def;
+        if (AllTensors(dynamic))
+        {
+            // Fast path: plain tensor arguments share one cached structure.
+            leaves = new List<Tensor>(dynamic.Length);
+            foreach (var d in dynamic) leaves.Add((Tensor)d!);
+            def = _flatDefs[Math.Min(dynamic.Length, _flatDefs.Length - 1)] ??= Tree.Structure(dynamic);
+            if (def.NumLeaves != dynamic.Length) def = Tree.Structure(dynamic);
+        }
+        else (leaves, def) = Tree.Flatten(dynamic);
+        var avals = new Aval[leaves.Count];
+        for (int i = 0; i < avals.Length; i++) avals[i] = leaves[i].Aval;
+        var sig = new Signature(def, avals, statics);
         Entry? entry;
         lock (_lock)
         {
@@ -113,6 +146,14 @@ public sealed class JittedFunction
             _last = sig;
         }
         return (entry, leaves.ToArray());
+    }
+
+    private readonly TreeDef?[] _flatDefs = new TreeDef?[9];
+
+    private static bool AllTensors(object?[] xs)
+    {
+        foreach (var x in xs) if (x is not Tensor) return false;
+        return true;
     }
 
     private string Reason(Signature sig)

@@ -67,7 +67,7 @@ public static class Pjit
             for (int i = 0; i < ins.Length; i++)
                 if (ins[i].Shape != expected[i].Shape || ins[i].DType != expected[i].DType)
                     throw new ShapeError($"pjit '{p.Get<string>("name")}' input {i} expects {expected[i]}, got {ins[i]}");
-            return j.OutAvals;
+            return (Aval[])j.OutAvals.Clone();
         },
         (xs, p, o) =>
         {
@@ -76,8 +76,7 @@ public static class Pjit
         },
         multipleResults: true);
 
-    internal static Tensor[] Bind(Compiled c, Tensor[] args) =>
-        Primitive.Bind(args, Params.Of(("jaxpr", c.Jaxpr), ("name", c.Name), ("compiled", new OpaqueParam(c))));
+    internal static Params ParamsFor(Compiled c) => Params.Of(("jaxpr", c.Jaxpr), ("name", c.Name), ("compiled", new OpaqueParam(c)));
 
     internal static void RegisterRules()
     {
