@@ -137,6 +137,7 @@ internal static class RuleLoader
             SortingRules.Register();
             Pjit.RegisterRules();
             ConvolutionRules.Register();
+            ControlFlowRules.Register();
             BatchingRules.Register();
             _loaded = true;
         }
