@@ -11,7 +11,12 @@ public sealed class CpuJitBackend : IJitBackend
 {
     public string Name => "cpu";
 
-    static CpuJitBackend() => RoslynCompiler.WarmUp();
+    static CpuJitBackend()
+    {
+        RoslynCompiler.WarmUp();
+        // Loop and branch bodies run as compiled programs: a native loop around the body's fused kernels.
+        ControlFlow.BodyRunner = j => new CpuJitBackend().Compile(j, "body").Run;
+    }
 
     public IExecutable Compile(ClosedJaxpr jaxpr, string name)
     {
@@ -65,6 +70,10 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         var env = new Tensor?[plan.SlotAvals.Length];
         for (int i = 0; i < args.Length; i++) env[plan.InputSlots[i]] = args[i];
         foreach (var (slot, value) in plan.ConstSlots) env[slot] = value;
+        bool wasCompiled = ControlFlow.InCompiledProgram;
+        ControlFlow.InCompiledProgram = true;
+        try
+        {
         using (TraceStack.EagerOnly())
         {
             foreach (var step in plan.Steps)
@@ -84,6 +93,8 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
                 }
             }
         }
+        }
+        finally { ControlFlow.InCompiledProgram = wasCompiled; }
         var result = new Tensor[plan.Outputs.Length];
         for (int i = 0; i < result.Length; i++) result[i] = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
         return result;

@@ -10,7 +10,10 @@ public static class ControlFlow
     public static Func<ClosedJaxpr, Func<Tensor[], Tensor[]>> BodyRunner { get; set; } = j => j.Call;
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClosedJaxpr, Func<Tensor[], Tensor[]>> Runners = new();
-    internal static Func<Tensor[], Tensor[]> Runner(ClosedJaxpr j) => Runners.GetValue(j, k => BodyRunner(k));
+    /// <summary>True while a compiled program runs on this thread: only then are bodies compiled (eager loops interpret).</summary>
+    [ThreadStatic] public static bool InCompiledProgram;
+
+    internal static Func<Tensor[], Tensor[]> Runner(ClosedJaxpr j) => InCompiledProgram ? Runners.GetValue(j, k => BodyRunner(k)) : j.Call;
 
     internal static ClosedJaxpr[] Branches(Params p) => p.Get<ParamList>("branches").Select(b => (ClosedJaxpr)b!).ToArray();
 
