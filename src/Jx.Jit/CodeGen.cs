@@ -22,6 +22,7 @@ internal static class CodeGen
     [
         "neg", "abs", "floor", "ceil", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "logistic", "square", "integer_pow", "add", "sub",
         "mul", "div", "max", "min", "and", "or", "xor", "not", "eq", "ne", "lt", "le", "gt", "ge", "select_n", "clamp", "convert_element_type",
+        "is_finite",
     ];
 
     public static bool Supports(string op) => ScalarOps.Contains(op);
@@ -198,6 +199,7 @@ internal static class CodeGen
                 case "gt": return $"Vector512.GreaterThan({a[0]}, {a[1]})";
                 case "ge": return $"Vector512.GreaterThanOrEqual({a[0]}, {a[1]})";
                 case "select_n": return $"Vector512.ConditionalSelect({a[0]}, {a[2]}, {a[1]})";
+                case "is_finite": return $"Vector512.Equals({a[0]} - {a[0]}, {V}.Zero)";
                 case "clamp": return $"JitRuntime.Min(JitRuntime.Max({a[1]}, {a[0]}), {a[2]})";
                 case "convert_element_type":
                     return o.Args[0].DType == DType.Bool ? $"Vector512.ConditionalSelect({a[0]}, {V}.One, {V}.Zero)" : a[0];
@@ -226,7 +228,7 @@ internal static class CodeGen
                 case OpExpr o:
                     ok = VectorOps.Contains(o.Op) && (o.DType == t || o.DType == DType.Bool);
                     if (o.Op == "convert_element_type") ok &= o.Args[0].DType == t || o.Args[0].DType == DType.Bool;
-                    if (o.Op is "eq" or "ne" or "lt" or "le" or "gt" or "ge") ok &= o.Args[0].DType == t;
+                    if (o.Op is "eq" or "ne" or "lt" or "le" or "gt" or "ge" or "is_finite") ok &= o.Args[0].DType == t;
                     if (o.Op is "and" or "or" or "xor" or "not") ok &= o.DType == DType.Bool;
                     if (o.Op == "select_n") ok &= o.Args[0].DType == DType.Bool;
                     foreach (var a in o.Args) stack.Push(a);

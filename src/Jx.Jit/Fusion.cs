@@ -229,6 +229,9 @@ internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> ma
             case "broadcast_in_dim":
             {
                 var x = e.Inputs[0];
+                // A broadcast constant is the same constant at every index, whatever the map.
+                if (x is Literal lit) return new ConstExpr(lit.Value.Buffer!.GetDouble(0), lit.Aval.DType);
+                if (x is Var xv && splats.TryGetValue(xv, out var sv)) return new ConstExpr(sv, xv.Aval.DType);
                 if (map.IsFlat) return Force(x, v, map);
                 var bd = p.Ints("broadcast_dimensions");
                 var m = new IndexMap { LoopRank = map.LoopRank, Base = new int[x.Aval.Rank], Coef = new int[x.Aval.Rank][] };
