@@ -720,7 +720,8 @@ public class JitProperties
     // Bugs found by these properties (minimal reproductions; the properties above leave these cases out)
     // =====================================================================================================
 
-    [Fact(Skip = "BUG: lt/le/gt/ge on bool operands do not compile under Jit: CodeGen emits `a < b` on C# bools (CS0019); eager orders false < true")]
+    // Regression test. Was a bug, now fixed: lt/le/gt/ge on bool operands do not compile under Jit: CodeGen emits `a < b` on C# bools (CS0019); eager orders false < true
+    [Fact]
     public void BoolOrderingComparisonsCompile()
     {
         var x = Tensor.FromArray(new[] { false, true, false, true });
@@ -731,7 +732,8 @@ public class JitProperties
         Assert.Equal(ge(x, y).ToArray<bool>(), Jit(ge)(x, y).ToArray<bool>());
     }
 
-    [Fact(Skip = "BUG: a jitted kernel whose output is empty throws DivideByZeroException (the generated index setup computes `rem % 0`)")]
+    // Regression test. Was a bug, now fixed: a jitted kernel whose output is empty throws DivideByZeroException (the generated index setup computes `rem % 0`)
+    [Fact]
     public void KernelsOverEmptyShapesRun()
     {
         var x = Np.Zeros([3, 0]);
@@ -740,8 +742,8 @@ public class JitProperties
         Assert.Equal(new Shape(1, 0), Jit((Tensor t) => Np.Sum(t, [0], keepDims: true))(x).Shape);
     }
 
-    [Fact(Skip = "BUG: inside a fused kernel float16/bfloat16 values are computed in float32 and never rounded to the half type: " +
-                 "convert f32->f16->f32 is the identity under Jit, and (x + 2048) - 2048 in float16 keeps x")]
+    // Regression test. Was a bug, now fixed: inside a fused kernel float16/bfloat16 values are computed in float32 and never rounded to the half type: convert f32->f16->f32 is the identity under Jit, and (x + 2048) - 2048 in float16 keeps x
+    [Fact]
     public void HalfPrecisionIntermediatesAreRounded()
     {
         var x = Tensor.FromArray(new[] { 0.1f, 1e5f });
@@ -759,8 +761,8 @@ public class JitProperties
         Assert.Equal(cancel(h).Item(), Jit(cancel)(h).Item());                             // jit: 1
     }
 
-    [Fact(Skip = "BUG: convert_element_type float64 -> float16 rounds twice under Jit (to float32, then to float16): " +
-                 "1 + 2^-11 + 2^-40 becomes 1 (a tie after the first rounding) instead of 1 + 2^-10 as eager and JAX give")]
+    // Regression test. Was a bug, now fixed: convert_element_type float64 -> float16 rounds twice under Jit (to float32, then to float16): 1 + 2^-11 + 2^-40 becomes 1 (a tie after the first rounding) instead of 1 + 2^-10 as eager and JAX give
+    [Fact]
     public void Float64ToFloat16RoundsOnce()
     {
         var x = Tensor.FromArray(new[] { 1 + Math.Pow(2, -11) + Math.Pow(2, -40) });
@@ -769,8 +771,8 @@ public class JitProperties
         Assert.Equal(f(x).Item(), Jit(f)(x).Item());
     }
 
-    [Fact(Skip = "BUG (eager and Jit): convert_element_type float64 -> bfloat16 rounds twice (through float32): " +
-                 "1 + 2^-8 + 2^-40 becomes 1 instead of 1 + 2^-7 (JAX rounds once)")]
+    // Regression test. Was a bug, now fixed (eager and Jit): convert_element_type float64 -> bfloat16 rounds twice (through float32): 1 + 2^-8 + 2^-40 becomes 1 instead of 1 + 2^-7 (JAX rounds once)
+    [Fact]
     public void Float64ToBFloat16RoundsOnce()
     {
         var x = Tensor.FromArray(new[] { 1 + Math.Pow(2, -8) + Math.Pow(2, -40) });
@@ -779,8 +781,8 @@ public class JitProperties
         Assert.Equal(1 + Math.Pow(2, -7), Jit(f)(x).Item());
     }
 
-    [Fact(Skip = "BUG: clamp with a NaN bound differs: Jit computes min(max(x, lo), hi) and gives NaN (XLA's semantics), the eager " +
-                 "kernel ignores a NaN lower bound (but propagates a NaN upper bound)")]
+    // Regression test. Was a bug, now fixed: clamp with a NaN bound differs: Jit computes min(max(x, lo), hi) and gives NaN (XLA's semantics), the eager kernel ignores a NaN lower bound (but propagates a NaN upper bound)
+    [Fact]
     public void ClampWithNaNBoundMatchesEager()
     {
         var x = Tensor.FromArray(new[] { 0.5f, -2f, 3f });
@@ -788,8 +790,8 @@ public class JitProperties
         Assert.Equal(f(x).ToArray<float>(), Jit(f)(x).ToArray<float>());   // eager [0.5, -2, 1], jit [NaN, NaN, NaN]
     }
 
-    [Fact(Skip = "BUG (eager): clamp of a float16/bfloat16 NaN returns the lower bound instead of NaN (the eager kernel's NaN test " +
-                 "only knows float and double); Jit gives NaN")]
+    // Regression test. Was a bug, now fixed (eager): clamp of a float16/bfloat16 NaN returns the lower bound instead of NaN (the eager kernel's NaN test only knows float and double); Jit gives NaN
+    [Fact]
     public void HalfClampPropagatesNaN()
     {
         var x = Tensor.FromArray(new[] { Half.NaN, (Half)5 });
@@ -798,8 +800,8 @@ public class JitProperties
         Assert.Equal(f(x).ToDoubleArray(), Jit(f)(x).ToDoubleArray());
     }
 
-    [Fact(Skip = "BUG (eager): expm1, sinh and tanh lose all relative accuracy near 0 (TensorPrimitives kernels): float32 " +
-                 "expm1(0) = 1.19e-7, sinh(-0.0) = -5.96e-8, tanh(1e-10) = -5.96e-8, float64 tanh(1e-20) = -0.0; Jit's results are exact")]
+    // Regression test. Was a bug, now fixed (eager): expm1, sinh and tanh lose all relative accuracy near 0 (TensorPrimitives kernels): float32 expm1(0) = 1.19e-7, sinh(-0.0) = -5.96e-8, tanh(1e-10) = -5.96e-8, float64 tanh(1e-20) = -0.0; Jit's results are exact
+    [Fact]
     public void EagerExpm1SinhTanhAreAccurateNearZero()
     {
         var f32 = Tensor.FromArray(new[] { 0f, -0f, 1e-10f, -1e-10f, 1e-30f });
@@ -814,8 +816,8 @@ public class JitProperties
             }
     }
 
-    [Fact(Skip = "BUG: int64 constants compiled into a kernel go through a double (ConstExpr.Value) and lose the bits above 2^53: " +
-                 "x + broadcast(2^53 + 1) gives x + 2^53 under Jit")]
+    // Regression test. Was a bug, now fixed: int64 constants compiled into a kernel go through a double (ConstExpr.Value) and lose the bits above 2^53: x + broadcast(2^53 + 1) gives x + 2^53 under Jit
+    [Fact]
     public void Int64ConstantsKeepAllBits()
     {
         var big = Tensor.Splat((1L << 53) + 1, Shape.Scalar);
@@ -825,8 +827,8 @@ public class JitProperties
         Assert.Equal(f(x).ToArray<long>(), Jit(f)(x).ToArray<long>());
     }
 
-    [Fact(Skip = "BUG: the Simplify pass rewrites x + 0.0 to x, but -0.0 + 0.0 is +0.0 in IEEE arithmetic (x - 0.0 -> x and " +
-                 "x + (-0.0) -> x are exact; x + 0.0 -> x is not): eager gives +0.0, Jit gives -0.0")]
+    // Regression test. Was a bug, now fixed: the Simplify pass rewrites x + 0.0 to x, but -0.0 + 0.0 is +0.0 in IEEE arithmetic (x - 0.0 -> x and x + (-0.0) -> x are exact; x + 0.0 -> x is not): eager gives +0.0, Jit gives -0.0
+    [Fact]
     public void AddingZeroKeepsIEEESemantics()
     {
         var x = Tensor.FromArray(new[] { -0.0f, 1f });
@@ -836,8 +838,8 @@ public class JitProperties
         Assert.False(float.IsNegative(Jit(f)(x).ToArray<float>()[0]));
     }
 
-    [Fact(Skip = "BUG: Passes.Inline does not resolve the outputs of a pjit nested two levels deep: the spliced body reads the " +
-                 "fresh output vars of the innermost call, which no equation defines, and the executable fails with a NullReferenceException")]
+    // Regression test. Was a bug, now fixed: Passes.Inline does not resolve the outputs of a pjit nested two levels deep: the spliced body reads the fresh output vars of the innermost call, which no equation defines, and the executable fails with a NullReferenceException
+    [Fact]
     public void NestedJitTwoLevelsDeep()
     {
         var inner = Jit((Tensor t) => t + 3);

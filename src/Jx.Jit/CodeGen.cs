@@ -79,14 +79,27 @@ internal static class CodeGen
                 InputExpr i => read(i.View),
                 ConstExpr c => vector
                     ? (c.DType == DType.Bool ? $"({(c.Value != 0 ? $"Vector512<{Compute(vt)}>.AllBitsSet" : $"Vector512<{Compute(vt)}>.Zero")})" : $"Vector512.Create({Lit(c.Value, vt)})")
-                    : Lit(c.Value, c.DType),
-                OpExpr o => vector ? VectorOp(o, o.Args.Select(Emit).ToArray()) : ScalarOp(o, o.Args.Select(Emit).ToArray()),
+                    : c.Exact is long exact ? (c.DType == DType.Int64 ? $"{exact}L" : Lit(exact, c.DType))
+                    : c.DType.IsHalf() ? $"(float)({(c.DType == DType.Float16 ? "Half" : "Jx.BFloat16")})({Lit(c.Value, DType.Float32)})" : Lit(c.Value, c.DType),
+                OpExpr o => vector ? VectorOp(o, o.Args.Select(Emit).ToArray()) : RoundHalf(o, ScalarOp(o, o.Args.Select(Emit).ToArray())),
                 _ => throw new InvalidOperationException(),
             };
             name = $"t{_n++}";
             sb.Append(indent).Append("var ").Append(name).Append(" = ").Append(code).Append(";\n");
             _memo[e] = name;
             return name;
+        }
+
+        /// <summary>Half-precision values are computed in float32 and rounded to their type after every operation, as the
+        /// eager kernels do (a conversion from float64 rounds once, directly).</summary>
+        private static string RoundHalf(OpExpr o, string code)
+        {
+            if (!o.DType.IsHalf()) return code;
+            bool fromDouble = o.Op == "convert_element_type" && o.Args[0].DType == DType.Float64;
+            string inner = fromDouble ? code.Replace("JitRuntime.ToF32(", "JitRuntime.ToF64(") : code;
+            return o.DType == DType.Float16
+                ? $"(float)(Half)({inner})"
+                : fromDouble ? $"(float)JitRuntime.ToBF16({inner})" : $"(float)(Jx.BFloat16)({inner})";
         }
 
         private string ScalarOp(OpExpr o, string[] a)
@@ -106,9 +119,9 @@ internal static class CodeGen
                 case "round": return $"JitRuntime.Round({a[0]}, {o.Param})";
                 case "exp": return $"{m}.Exp({a[0]})";
                 case "exp2": return $"{ct}.Exp2({a[0]})";
-                case "expm1": return $"{ct}.ExpM1({a[0]})";
+                case "expm1": return $"({ct})SpecialFunctions.Expm1({a[0]})";
                 case "log": return $"{m}.Log({a[0]})";
-                case "log1p": return $"{ct}.LogP1({a[0]})";
+                case "log1p": return $"({ct})SpecialFunctions.Log1p({a[0]})";
                 case "sqrt": return $"{m}.Sqrt({a[0]})";
                 case "rsqrt": return $"({Lit(1, t)} / {m}.Sqrt({a[0]}))";
                 case "cbrt": return $"{m}.Cbrt({a[0]})";
@@ -142,10 +155,10 @@ internal static class CodeGen
                 case "shift_right_arithmetic": return $"JitRuntime.ShiftRightArithmetic({a[0]}, {a[1]})";
                 case "eq": return $"({a[0]} == {a[1]})";
                 case "ne": return $"({a[0]} != {a[1]})";
-                case "lt": return $"({a[0]} < {a[1]})";
-                case "le": return $"({a[0]} <= {a[1]})";
-                case "gt": return $"({a[0]} > {a[1]})";
-                case "ge": return $"({a[0]} >= {a[1]})";
+                case "lt": return at == DType.Bool ? $"(!{a[0]} & {a[1]})" : $"({a[0]} < {a[1]})";
+                case "le": return at == DType.Bool ? $"(!{a[0]} | {a[1]})" : $"({a[0]} <= {a[1]})";
+                case "gt": return at == DType.Bool ? $"({a[0]} & !{a[1]})" : $"({a[0]} > {a[1]})";
+                case "ge": return at == DType.Bool ? $"({a[0]} | !{a[1]})" : $"({a[0]} >= {a[1]})";
                 case "select_n":
                     if (o.Args[0].DType == DType.Bool) return $"({a[0]} ? {a[2]} : {a[1]})";
                     var sel = new StringBuilder("(");

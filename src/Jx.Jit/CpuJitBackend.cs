@@ -100,6 +100,25 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         return result;
     }
 
+    private static Tensor Identity(ReduceKind kind, Aval a)
+    {
+        if (a.DType == DType.Bool) return Np.Full(a.Shape, kind is ReduceKind.Min or ReduceKind.Prod);
+        double v = (kind, a.DType) switch
+        {
+            (ReduceKind.Sum, _) => 0,
+            (ReduceKind.Prod, _) => 1,
+            (ReduceKind.Max, DType.Int32) => int.MinValue,
+            (ReduceKind.Max, DType.Int64) => long.MinValue,
+            (ReduceKind.Max, DType.UInt32) => 0,
+            (ReduceKind.Max, _) => double.NegativeInfinity,
+            (_, DType.Int32) => int.MaxValue,
+            (_, DType.Int64) => long.MaxValue,
+            (_, DType.UInt32) => uint.MaxValue,
+            _ => double.PositiveInfinity,
+        };
+        return Np.Full(a.Shape, v, a.DType);
+    }
+
     private void RunKernel(KernelStep k, Tensor?[] env)
     {
         var kernel = k.Kernel;
@@ -107,6 +126,12 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         {
             var aval = plan.SlotAvals[slot];
             env[slot] = KernelUtil.Wrap(KernelUtil.NewArray(aval.DType, aval.Size), aval);
+        }
+        if (k.Total == 0 || k.Work == 0)
+        {
+            // Nothing to compute (an empty output) — or an empty reduction, whose outputs are the identity.
+            if (k.Total > 0) foreach (var (value, slot) in kernel.Outputs) env[slot] = Identity(kernel.Reduction!.Value, plan.SlotAvals[slot]);
+            return;
         }
         var slots = k.InputSlots;
         var handles = new GCHandle[slots.Length];

@@ -208,12 +208,15 @@ internal sealed class IndexMap
 internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> materialized, Func<Var, int> slot, HashSet<Var> needsMaterialization,
     Dictionary<Var, double> splats)
 {
+    internal static ConstExpr Const(Tensor t) =>
+        new(t.Buffer!.GetDouble(0), t.DType, t.DType == DType.Int64 ? t.Buffer.Get<long>(0) : null);
+
     /// <summary>The expression computing a root value from its producer (the root itself is what the kernel stores).</summary>
     public Expr BuildRoot(Var root, IndexMap map) => Expand(root, map);
 
     public Expr Build(Atom a, IndexMap map)
     {
-        if (a is Literal l) return new ConstExpr(l.Value.Buffer!.GetDouble(0), l.Aval.DType);
+        if (a is Literal l) return Const(l.Value);
         var v = (Var)a;
         if (splats.TryGetValue(v, out var splat)) return new ConstExpr(splat, v.Aval.DType);
         if (materialized.Contains(v) || !producer.ContainsKey(v)) return Leaf(v, map);
@@ -230,7 +233,7 @@ internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> ma
             {
                 var x = e.Inputs[0];
                 // A broadcast constant is the same constant at every index, whatever the map.
-                if (x is Literal lit) return new ConstExpr(lit.Value.Buffer!.GetDouble(0), lit.Aval.DType);
+                if (x is Literal lit) return Const(lit.Value);
                 if (x is Var xv && splats.TryGetValue(xv, out var sv)) return new ConstExpr(sv, xv.Aval.DType);
                 if (map.IsFlat) return Force(x, v, map);
                 var bd = p.Ints("broadcast_dimensions");

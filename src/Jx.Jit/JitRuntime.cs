@@ -108,6 +108,9 @@ public static class JitRuntime
     [MethodImpl(Inline)] public static bool ToBool(uint v) => v != 0;
     [MethodImpl(Inline)] public static bool ToBool(bool v) => v;
 
+    /// <summary>float64 → bfloat16 with a single rounding (to nearest even), via a round-to-odd float32.</summary>
+    public static BFloat16 ToBF16(double v) => BFloat16.FromDouble(v);
+
     // ---- vector ----
     /// <summary>tanh through exp: sign(x)·(1 − 2/(e^{2|x|} + 1)), accurate to a few ulp and saturating for large |x|.</summary>
     [MethodImpl(Inline)]

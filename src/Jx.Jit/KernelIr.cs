@@ -18,7 +18,8 @@ internal sealed class View : IEquatable<View>
 /// <summary>A node of a kernel's per-element expression DAG (backend-neutral: CPU and CUDA code generators read it).</summary>
 internal abstract record Expr(DType DType);
 internal sealed record InputExpr(View View) : Expr(View.DType);
-internal sealed record ConstExpr(double Value, DType Type) : Expr(Type);
+/// <summary>A constant; <see cref="Exact"/> keeps 64-bit integers that a double cannot hold.</summary>
+internal sealed record ConstExpr(double Value, DType Type, long? Exact = null) : Expr(Type);
 /// <summary>An elementwise primitive applied to operands; Param carries integer_pow's y or round's method.</summary>
 internal sealed record OpExpr(string Op, Expr[] Args, DType Type, int Param = 0) : Expr(Type)
 {

@@ -41,7 +41,8 @@ public static class Passes
     {
         if (!j.Jaxpr.Eqns.Any(e => e.Primitive.Name == "pjit")) return j;
         var r = Rewriter.From(j);
-        void Splice(Jaxpr inner, IReadOnlyList<Tensor> consts, Atom[] args, IReadOnlyList<Var> outs)
+        // Splices a body and returns the atoms standing for its outputs (nested pjits are spliced recursively).
+        Atom[] Splice(Jaxpr inner, IReadOnlyList<Tensor> consts, Atom[] args)
         {
             var map = new Dictionary<Var, Atom>(ReferenceEqualityComparer.Instance);
             for (int i = 0; i < inner.ConstVars.Count; i++)
@@ -59,16 +60,15 @@ public static class Passes
                 if (e.Primitive.Name == "pjit")
                 {
                     var cj = e.Params.Get<ClosedJaxpr>("jaxpr");
-                    var newOuts = e.Outputs.Select(o => new Var(o.Aval)).ToArray();
-                    for (int k = 0; k < newOuts.Length; k++) map[e.Outputs[k]] = newOuts[k];
-                    Splice(cj.Jaxpr, cj.Consts, ins, newOuts);
+                    var outs = Splice(cj.Jaxpr, cj.Consts, ins);
+                    for (int k = 0; k < outs.Length; k++) map[e.Outputs[k]] = outs[k];
                     continue;
                 }
                 var os = e.Outputs.Select(o => new Var(o.Aval)).ToArray();
                 for (int k = 0; k < os.Length; k++) map[e.Outputs[k]] = os[k];
                 r.Eqns.Add(new Eqn(e.Primitive, ins, e.Params, os));
             }
-            for (int k = 0; k < outs.Count; k++) r.Subst[outs[k]] = M(inner.OutVars[k]);
+            return inner.OutVars.Select(M).ToArray();
         }
         foreach (var e in j.Jaxpr.Eqns)
         {
@@ -76,7 +76,8 @@ public static class Passes
             if (e.Primitive.Name == "pjit")
             {
                 var cj = e.Params.Get<ClosedJaxpr>("jaxpr");
-                Splice(cj.Jaxpr, cj.Consts, ins, e.Outputs);
+                var outs = Splice(cj.Jaxpr, cj.Consts, ins);
+                for (int k = 0; k < outs.Length; k++) r.Subst[e.Outputs[k]] = outs[k];
             }
             else r.Eqns.Add(new Eqn(e.Primitive, ins, e.Params, e.Outputs.ToArray()));
         }
@@ -186,6 +187,7 @@ public static class Passes
             if (a is Var cvar && constVals.TryGetValue(cvar, out var c) && c.IsConcrete && c.Buffer!.IsSplat) return c.Buffer.GetDouble(0);
             return null;
         }
+        bool IsAdditiveIdentity(Atom a) => Splat(a) is double z && z == 0 && (!a.Aval.DType.IsFloating() || double.IsNegative(z));
         foreach (var e0 in j.Jaxpr.Eqns)
         {
             var ins = e0.Inputs.Select(r.Read).ToArray();
@@ -200,8 +202,9 @@ public static class Passes
                     else if (Splat(ins[0]) == 1 && SameType(ins[1])) replace = ins[1];
                     break;
                 case "add":
-                    if (Splat(ins[1]) == 0 && SameType(ins[0])) replace = ins[0];
-                    else if (Splat(ins[0]) == 0 && SameType(ins[1])) replace = ins[1];
+                    // x + 0 → x holds for integers; for floats only when the zero is −0.0 (−0.0 + 0.0 is +0.0).
+                    if (IsAdditiveIdentity(ins[1]) && SameType(ins[0])) replace = ins[0];
+                    else if (IsAdditiveIdentity(ins[0]) && SameType(ins[1])) replace = ins[1];
                     break;
                 case "sub":
                     if (Splat(ins[1]) == 0 && SameType(ins[0])) replace = ins[0];

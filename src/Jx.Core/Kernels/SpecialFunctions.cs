@@ -17,7 +17,7 @@ public static class SpecialFunctions
         if (double.IsPositiveInfinity(u)) return u;
         double um1 = u - 1.0;
         if (um1 == -1.0) return -1.0;
-        return um1 * x / Math.Log(u);
+        return um1 * (x / Math.Log(u));
     }
 
     /// <summary>log(1 + x) without cancellation near 0 (Kahan's method: log u · x / (u − 1) with u = 1 + x).</summary>
@@ -28,7 +28,7 @@ public static class SpecialFunctions
         if (double.IsPositiveInfinity(x)) return x;
         double u = 1.0 + x;
         if (u == 1.0) return x;
-        return Math.Log(u) * x / (u - 1.0);
+        return Math.Log(u) * (x / (u - 1.0));
     }
 
     public static double Erf(double x)
