@@ -19,6 +19,8 @@ internal static class Program
         public string? Out;
         public string? TorchScript;
         public double WaitQuiet;
+        public HashSet<string>? Only;
+        public bool Wants(string id) => Only is null || Only.Contains(id);
         public List<string> BdnArgs = [];
     }
 
@@ -46,7 +48,7 @@ internal static class Program
     }
 
     private const string Usage =
-        "usage: dotnet run -c Release --project benchmarks -- [--quick] [--threads N] [--no-torch] [--torch-script PATH] [--out FILE.json] [--wait-quiet SECONDS]\n" +
+        "usage: dotnet run -c Release --project benchmarks -- [--quick] [--threads N] [--no-torch] [--torch-script PATH] [--out FILE.json] [--wait-quiet SECONDS] [--only W1,W2,W3,W7]\n" +
         "       dotnet run -c Release --project benchmarks -- --bdn [BenchmarkDotNet arguments, e.g. --filter *W7*]";
 
     private static Options Parse(string[] argv)
@@ -67,6 +69,10 @@ internal static class Program
                     break;
                 case "--out": o.Out = Next(); break;
                 case "--torch-script": o.TorchScript = Next(); break;
+                case "--only":
+                    o.Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => x.ToUpperInvariant()).ToHashSet();
+                    if (o.Only.Except(["W1", "W2", "W3", "W7"]).FirstOrDefault() is string bad) throw new ArgumentException($"--only: unknown workload '{bad}' (W1, W2, W3, W7)");
+                    break;
                 case "--wait-quiet":
                     o.WaitQuiet = double.TryParse(Next(), System.Globalization.CultureInfo.InvariantCulture, out var w) && w >= 0 ? w : throw new ArgumentException("--wait-quiet needs seconds");
                     break;
@@ -136,99 +142,122 @@ internal static class Program
 
         var rows = new List<Row>();
         var references = new Dictionary<string, Stats>();
+        var checks = new JsonObject();
         bool anyWrong = false;
 
-        // ---------------- W1: tanh-GELU over 16M float32 ----------------
-        Phase(null);
-        AnsiConsole.MarkupLine("W1: tanh-GELU over 16M float32 …");
-        var x1 = Data.Normal(Sizes.W1, seed: 1);
-        var tx1 = Tensor.FromArray(x1);
-        var yHand = new float[Sizes.W1];
-        var tmp = new float[Sizes.W1];
-        var yTp = new float[Sizes.W1];
-        HandWritten.GeluFused(x1, yHand, threads);
-        HandWritten.GeluTensorPrimitives(x1, tmp, yTp, threads);
-        var yJx = JxForms.Gelu(tx1).ToArray<float>();
-        var handOk = Check.AgainstExact("hand-fused W1 vs float64", yHand, i => HandWritten.GeluExact(x1[i]), 7, 1e-5, 1e-6);
-        var tpOk = Check.AgainstExact("TensorPrimitives W1 vs float64", yTp, i => HandWritten.GeluExact(x1[i]), 7, 1e-5, 1e-6);
-        var w1Ok = Check.And(Check.AllClose("Jx W1 vs hand-fused", yJx, yHand, 1e-5, 1e-6),
-                             Check.AgainstExact("Jx W1 vs float64", yJx, i => HandWritten.GeluExact(x1[i]), 7, 1e-5, 1e-6));
-        yJx = null;
-        Stats? handW1 = handOk.Ok ? Stats.Of(() => HandWritten.GeluFused(x1, yHand, threads), lightWarm, lightReps) : null;
-        Stats? tpW1 = tpOk.Ok ? Stats.Of(() => HandWritten.GeluTensorPrimitives(x1, tmp, yTp, threads), lightWarm, lightReps) : null;
-        if (handW1 is not null) references["W1 hand-fused Vector512"] = handW1;
-        if (tpW1 is not null) references["W1 TensorPrimitives unfused"] = tpW1;
-        Stats? jxW1 = w1Ok.Ok ? Stats.Of(() => JxForms.Gelu(tx1), heavyWarm, heavyReps) : null;
-        anyWrong |= !w1Ok.Ok || !handOk.Ok || !tpOk.Ok;
+        // Each workload: correctness checks first, then timings; its data is dropped before the next one.
         const string w1Name = "W1 tanh-GELU 16M, eager Np ops";
-        rows.Add(new Row("W1", w1Name, jxW1, "ms", $"hand-fused Vector512 C# ({threads} thr)", handW1, handOk.Ok ? null : handOk.ToString(), w1Ok));
-        rows.Add(new Row("W1", w1Name, jxW1, "ms", $"TensorPrimitives unfused ({threads} thr)", tpW1, tpOk.Ok ? null : tpOk.ToString(), w1Ok));
-        AnsiConsole.MarkupLine("W1: per-op breakdown …");
-        var w1Breakdown = w1Ok.Ok ? Breakdown.W1(x1, tx1, threads, quick ? 3 : 7) : [];
-        x1 = null!; tx1 = null!; yHand = null!; tmp = null!; yTp = null!;
-        Collect();
-        Phase("W1");
-
-        // ---------------- W2: row-wise logsumexp of 4096×4096 ----------------
-        AnsiConsole.MarkupLine("W2: row-wise LogSumExp of 4096×4096 …");
-        int r2 = Sizes.W2;
-        var m2 = Data.Normal(r2 * r2, seed: 2);
-        var tm2 = Tensor.FromArray(m2, new Shape(r2, r2));
-        var lHand = new float[r2];
-        HandWritten.LogSumExpRows(m2, r2, r2, lHand, threads);
-        var lJx = JxForms.LogSumExpRows(tm2).ToArray<float>();
-        var lseHandOk = Check.AgainstExact("hand-fused W2 vs float64", lHand, r => HandWritten.LogSumExpExact(m2.AsSpan(r * r2, r2)), 3, 1e-5, 1e-6);
-        var w2Ok = Check.And(Check.AllClose("Jx W2 vs hand-fused", lJx, lHand, 1e-5, 1e-6),
-                             Check.AgainstExact("Jx W2 vs float64", lJx, r => HandWritten.LogSumExpExact(m2.AsSpan(r * r2, r2)), 3, 1e-5, 1e-6));
-        Stats? handW2 = lseHandOk.Ok ? Stats.Of(() => HandWritten.LogSumExpRows(m2, r2, r2, lHand, threads), lightWarm, lightReps) : null;
-        if (handW2 is not null) references["W2 hand-fused Vector512"] = handW2;
-        Stats? jxW2 = w2Ok.Ok ? Stats.Of(() => JxForms.LogSumExpRows(tm2), heavyWarm, heavyReps) : null;
-        anyWrong |= !w2Ok.Ok || !lseHandOk.Ok;
         const string w2Name = "W2 row LogSumExp 4096², eager Nn.LogSumExp";
-        rows.Add(new Row("W2", w2Name, jxW2, "ms", $"hand-fused Vector512 C# ({threads} thr)", handW2, lseHandOk.Ok ? null : lseHandOk.ToString(), w2Ok));
-        m2 = null!; tm2 = null!;
-        Collect();
-        Phase("W2");
+        Stats? jxW1 = null, jxW2 = null, jxW3Blas = null, jxW3Man = null, jxW7 = null;
+        Check.Result? w1Ok = null, w2Ok = null, w3BlasOk = null, w3ManOk = null, w7Ok = null;
+        List<Breakdown.Stage> w1Breakdown = [], w7Breakdown = [];
+        var w1Rows = new List<Row>();
+        var w2Rows = new List<Row>();
 
-        // ---------------- W3: matmul 2048³ ----------------
-        AnsiConsole.MarkupLine("W3: matmul 2048³ float32 (BLAS, then managed kernel) …");
-        int n3 = Sizes.W3;
-        var a3 = Data.Normal(n3 * n3, seed: 3);
-        var b3 = Data.Normal(n3 * n3, seed: 4);
-        var ta3 = Tensor.FromArray(a3, new Shape(n3, n3));
-        var tb3 = Tensor.FromArray(b3, new Shape(n3, n3));
-        Stats? jxW3Blas = null;
-        Check.Result? w3BlasOk = null;
-        if (Gemm.UsingBlas)
+        Phase(null);
+        if (o.Wants("W1"))
         {
-            Gemm.ForceManaged = false;
-            w3BlasOk = Check.Matmul("Jx W3 (BLAS)", a3, b3, JxForms.Matmul(ta3, tb3).ToArray<float>(), n3);
-            jxW3Blas = w3BlasOk.Ok ? Stats.Of(() => JxForms.Matmul(ta3, tb3), heavyWarm, heavyReps) : null;
-            anyWrong |= !w3BlasOk.Ok;
+            AnsiConsole.MarkupLine("W1: tanh-GELU over 16M float32 …");
+            var x1 = Data.Normal(Sizes.W1, seed: 1);
+            var tx1 = Tensor.FromArray(x1);
+            var yHand = new float[Sizes.W1];
+            var tmp = new float[Sizes.W1];
+            var yTp = new float[Sizes.W1];
+            HandWritten.GeluFused(x1, yHand, threads);
+            HandWritten.GeluTensorPrimitives(x1, tmp, yTp, threads);
+            var yJx = JxForms.Gelu(tx1).ToArray<float>();
+            var handOk = Check.AgainstExact("hand-fused W1 vs float64", yHand, i => HandWritten.GeluExact(x1[i]), 7, 1e-5, 1e-6);
+            var tpOk = Check.AgainstExact("TensorPrimitives W1 vs float64", yTp, i => HandWritten.GeluExact(x1[i]), 7, 1e-5, 1e-6);
+            w1Ok = Check.And(Check.AllClose("Jx W1 vs hand-fused", yJx, yHand, 1e-5, 1e-6),
+                             Check.AgainstExact("Jx W1 vs float64", yJx, i => HandWritten.GeluExact(x1[i]), 7, 1e-5, 1e-6));
+            yJx = null;
+            checks["W1 hand-fused vs float64"] = handOk.ToString();
+            checks["W1 TensorPrimitives vs float64"] = tpOk.ToString();
+            checks["W1 Jx vs hand-fused and float64"] = w1Ok.ToString();
+            Stats? handW1 = handOk.Ok ? Stats.Of(() => HandWritten.GeluFused(x1, yHand, threads), lightWarm, lightReps) : null;
+            Stats? tpW1 = tpOk.Ok ? Stats.Of(() => HandWritten.GeluTensorPrimitives(x1, tmp, yTp, threads), lightWarm, lightReps) : null;
+            if (handW1 is not null) references["W1 hand-fused Vector512"] = handW1;
+            if (tpW1 is not null) references["W1 TensorPrimitives unfused"] = tpW1;
+            jxW1 = w1Ok.Ok ? Stats.Of(() => JxForms.Gelu(tx1), heavyWarm, heavyReps) : null;
+            anyWrong |= !w1Ok.Ok || !handOk.Ok || !tpOk.Ok;
+            w1Rows.Add(new Row("W1", w1Name, jxW1, "ms", $"hand-fused Vector512 C# ({threads} thr)", handW1, handOk.Ok ? null : handOk.ToString(), w1Ok));
+            w1Rows.Add(new Row("W1", w1Name, jxW1, "ms", $"TensorPrimitives unfused ({threads} thr)", tpW1, tpOk.Ok ? null : tpOk.ToString(), w1Ok));
+            AnsiConsole.MarkupLine("W1: per-op breakdown …");
+            if (w1Ok.Ok) w1Breakdown = Breakdown.W1(x1, tx1, threads, quick ? 3 : 7);
+            x1 = null!; tx1 = null!; yHand = null!; tmp = null!; yTp = null!;
+            Collect();
+            Phase("W1");
         }
-        Gemm.ForceManaged = true;
-        var w3ManOk = Check.Matmul("Jx W3 (managed)", a3, b3, JxForms.Matmul(ta3, tb3).ToArray<float>(), n3);
-        var jxW3Man = w3ManOk.Ok ? Stats.Of(() => JxForms.Matmul(ta3, tb3), heavyWarm, quick ? 3 : heavyReps) : null;
-        Gemm.ForceManaged = false;
-        anyWrong |= !w3ManOk.Ok;
-        a3 = null!; b3 = null!; ta3 = null!; tb3 = null!;
-        Collect();
-        Phase("W3");
 
-        // ---------------- W7: eager dispatch ----------------
-        AnsiConsole.MarkupLine("W7: eager dispatch, 10,000 adds of 1-element tensors …");
-        var s1 = Tensor.FromArray(new[] { 1f });
-        var s2 = Tensor.FromArray(new[] { 1f });
-        var w7Value = JxForms.Adds(s1, s2, 1).ToArray<float>();
-        var w7Ok = w7Value.Length == 1 && w7Value[0] == 2f
-            ? new Check.Result(true, 0, "")
-            : new Check.Result(false, double.PositiveInfinity, $"1 + 1 gave [{string.Join(", ", w7Value)}]");
-        anyWrong |= !w7Ok.Ok;
-        var jxW7 = w7Ok.Ok ? Stats.Of(() => JxForms.Adds(s1, s2, Sizes.W7), lightWarm, lightReps).Per(Sizes.W7 / 1000.0) : null; // µs per op
-        AnsiConsole.MarkupLine("W7: stopwatch breakdown of one add …");
-        var w7Breakdown = Breakdown.W7(quick);
-        Collect();
-        Phase("W7");
+        if (o.Wants("W2"))
+        {
+            AnsiConsole.MarkupLine("W2: row-wise LogSumExp of 4096×4096 …");
+            int r2 = Sizes.W2;
+            var m2 = Data.Normal(r2 * r2, seed: 2);
+            var tm2 = Tensor.FromArray(m2, new Shape(r2, r2));
+            var lHand = new float[r2];
+            HandWritten.LogSumExpRows(m2, r2, r2, lHand, threads);
+            var lJx = JxForms.LogSumExpRows(tm2).ToArray<float>();
+            var lseHandOk = Check.AgainstExact("hand-fused W2 vs float64", lHand, r => HandWritten.LogSumExpExact(m2.AsSpan(r * r2, r2)), 3, 1e-5, 1e-6);
+            w2Ok = Check.And(Check.AllClose("Jx W2 vs hand-fused", lJx, lHand, 1e-5, 1e-6),
+                             Check.AgainstExact("Jx W2 vs float64", lJx, r => HandWritten.LogSumExpExact(m2.AsSpan(r * r2, r2)), 3, 1e-5, 1e-6));
+            checks["W2 hand-fused vs float64"] = lseHandOk.ToString();
+            checks["W2 Jx vs hand-fused and float64"] = w2Ok.ToString();
+            Stats? handW2 = lseHandOk.Ok ? Stats.Of(() => HandWritten.LogSumExpRows(m2, r2, r2, lHand, threads), lightWarm, lightReps) : null;
+            if (handW2 is not null) references["W2 hand-fused Vector512"] = handW2;
+            jxW2 = w2Ok.Ok ? Stats.Of(() => JxForms.LogSumExpRows(tm2), heavyWarm, heavyReps) : null;
+            anyWrong |= !w2Ok.Ok || !lseHandOk.Ok;
+            w2Rows.Add(new Row("W2", w2Name, jxW2, "ms", $"hand-fused Vector512 C# ({threads} thr)", handW2, lseHandOk.Ok ? null : lseHandOk.ToString(), w2Ok));
+            m2 = null!; tm2 = null!;
+            Collect();
+            Phase("W2");
+        }
+
+        if (o.Wants("W3"))
+        {
+            AnsiConsole.MarkupLine("W3: matmul 2048³ float32 (BLAS, then managed kernel) …");
+            int n3 = Sizes.W3;
+            var a3 = Data.Normal(n3 * n3, seed: 3);
+            var b3 = Data.Normal(n3 * n3, seed: 4);
+            var ta3 = Tensor.FromArray(a3, new Shape(n3, n3));
+            var tb3 = Tensor.FromArray(b3, new Shape(n3, n3));
+            if (Gemm.UsingBlas)
+            {
+                Gemm.ForceManaged = false;
+                w3BlasOk = Check.Matmul("Jx W3 (BLAS)", a3, b3, JxForms.Matmul(ta3, tb3).ToArray<float>(), n3);
+                jxW3Blas = w3BlasOk.Ok ? Stats.Of(() => JxForms.Matmul(ta3, tb3), heavyWarm, heavyReps) : null;
+                anyWrong |= !w3BlasOk.Ok;
+            }
+            else w3BlasOk = new Check.Result(false, 0, $"no system BLAS: {Gemm.Backend}");
+            Gemm.ForceManaged = true;
+            w3ManOk = Check.Matmul("Jx W3 (managed)", a3, b3, JxForms.Matmul(ta3, tb3).ToArray<float>(), n3);
+            jxW3Man = w3ManOk.Ok ? Stats.Of(() => JxForms.Matmul(ta3, tb3), heavyWarm, quick ? 3 : heavyReps) : null;
+            Gemm.ForceManaged = false;
+            anyWrong |= !w3ManOk.Ok;
+            checks["W3 BLAS vs float64 (error bound)"] = w3BlasOk.ToString();
+            checks["W3 managed vs float64 (error bound)"] = w3ManOk.ToString();
+            a3 = null!; b3 = null!; ta3 = null!; tb3 = null!;
+            Collect();
+            Phase("W3");
+        }
+
+        if (o.Wants("W7"))
+        {
+            AnsiConsole.MarkupLine("W7: eager dispatch, 10,000 adds of 1-element tensors …");
+            var s1 = Tensor.FromArray(new[] { 1f });
+            var s2 = Tensor.FromArray(new[] { 1f });
+            var w7Value = JxForms.Adds(s1, s2, 1).ToArray<float>();
+            w7Ok = w7Value.Length == 1 && w7Value[0] == 2f
+                ? new Check.Result(true, 0, "")
+                : new Check.Result(false, double.PositiveInfinity, $"1 + 1 gave [{string.Join(", ", w7Value)}]");
+            anyWrong |= !w7Ok.Ok;
+            checks["W7 1 + 1 = 2"] = w7Ok.ToString();
+            jxW7 = w7Ok.Ok ? Stats.Of(() => JxForms.Adds(s1, s2, Sizes.W7), lightWarm, lightReps).Per(Sizes.W7 / 1000.0) : null; // µs per op
+            AnsiConsole.MarkupLine("W7: stopwatch breakdown of one add …");
+            w7Breakdown = Breakdown.W7(quick);
+            Collect();
+            Phase("W7");
+        }
 
         double jxSeconds = total.Elapsed.TotalSeconds; // includes --wait-quiet waits
 
@@ -253,20 +282,23 @@ internal static class Program
         var tW3 = TorchStats("W3");
         var tW7 = TorchStats("W7", 1000.0 / Sizes.W7); // ms per 10,000 adds → µs per add
 
-        rows.Insert(0, new Row("W1", w1Name, jxW1, "ms", torchName, tW1, tW1 is null ? torchWhy : null, w1Ok));
-        rows.Insert(3, new Row("W2", w2Name, jxW2, "ms", torchName, tW2, tW2 is null ? torchWhy : null, w2Ok));
-        rows.Add(new Row("W3", "W3 matmul 2048³, Np.Matmul → OpenBLAS", jxW3Blas, "ms", torchName, tW3,
-            tW3 is null ? torchWhy : null, w3BlasOk ?? new Check.Result(false, 0, $"no system BLAS ({Gemm.Backend})"), Sizes.W3Flop));
-        rows.Add(new Row("W3", "W3 matmul 2048³, Np.Matmul, managed kernel", jxW3Man, "ms", torchName, tW3,
-            tW3 is null ? torchWhy : null, w3ManOk, Sizes.W3Flop));
-        rows.Add(new Row("W7", "W7 eager dispatch: Np.Add of [1]+[1]", jxW7, "µs/op", torchName, tW7, tW7 is null ? torchWhy : null, w7Ok));
+        if (o.Wants("W1")) rows.Add(new Row("W1", w1Name, jxW1, "ms", torchName, tW1, tW1 is null ? torchWhy : null, w1Ok));
+        rows.AddRange(w1Rows);
+        if (o.Wants("W2")) rows.Add(new Row("W2", w2Name, jxW2, "ms", torchName, tW2, tW2 is null ? torchWhy : null, w2Ok));
+        rows.AddRange(w2Rows);
+        if (o.Wants("W3"))
+        {
+            rows.Add(new Row("W3", "W3 matmul 2048³, Np.Matmul → OpenBLAS", jxW3Blas, "ms", torchName, tW3, tW3 is null ? torchWhy : null, w3BlasOk, Sizes.W3Flop));
+            rows.Add(new Row("W3", "W3 matmul 2048³, Np.Matmul, managed kernel", jxW3Man, "ms", torchName, tW3, tW3 is null ? torchWhy : null, w3ManOk, Sizes.W3Flop));
+        }
+        if (o.Wants("W7")) rows.Add(new Row("W7", "W7 eager dispatch: Np.Add of [1]+[1]", jxW7, "µs/op", torchName, tW7, tW7 is null ? torchWhy : null, w7Ok));
 
         var targets = Targets(jxW1, jxW3Blas, jxW3Man, jxW7, tW1, tW3, tW7);
 
         AnsiConsole.WriteLine();
         Report.PrintTable(rows, $"Jx eager vs references — {(quick ? "quick" : "full")} mode, {threads} threads, medians");
         Report.PrintTargets(targets);
-        Report.PrintBreakdown("W7: where one eager add's time goes", w7Breakdown);
+        if (w7Breakdown.Count > 0) Report.PrintBreakdown("W7: where one eager add's time goes", w7Breakdown);
         if (w1Breakdown.Count > 0) Report.PrintBreakdown("W1: the nine eager ops, one by one (median ms)", w1Breakdown);
         if (foreign.Count > 0)
         {
@@ -281,6 +313,7 @@ internal static class Program
         meta["torch_script"] = torch?.Script;
         meta["total_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1);
         meta["foreign_cpu_share"] = foreign;
+        meta["checks"] = checks;
         var json = Report.ToJson(meta, rows, targets, references, torch, w7Breakdown, w1Breakdown);
         var outPath = o.Out ?? Path.Combine(root ?? Directory.GetCurrentDirectory(), "benchmarks", "results", "latest.json");
         Report.Write(json, outPath);

@@ -46,9 +46,10 @@ internal sealed class TorchPeer
     public static TorchPeer Run(string? explicitPath, string? repoRoot, int threads, bool quick)
     {
         var candidates = Candidates(explicitPath, repoRoot);
+        if (!string.IsNullOrEmpty(explicitPath)) candidates = [Path.GetFullPath(explicitPath)];
         var script = candidates.FirstOrDefault(File.Exists);
         if (script is null)
-            return new TorchPeer { Error = $"peer script not found (looked for {string.Join(", ", candidates.Take(3))})" };
+            return new TorchPeer { Error = $"peer script not found: {string.Join(", ", candidates.Take(2))}" };
 
         string? python = new[] { "/usr/bin/python3" }.FirstOrDefault(File.Exists) ?? FindOnPath("python3");
         if (python is null)

@@ -37,7 +37,7 @@ internal static class Check
     /// <summary>Outcome of a comparison: the worst |got − want| as a fraction of the allowed error at that element.</summary>
     public sealed record Result(bool Ok, double WorstFractionOfTolerance, string Detail)
     {
-        public override string ToString() => Ok ? $"ok ({WorstFractionOfTolerance:0.###}× tol)" : $"WRONG: {Detail}";
+        public override string ToString() => Ok ? $"ok ({WorstFractionOfTolerance:G2}× tol)" : $"WRONG: {Detail}";
     }
 
     /// <summary>|got[i] − want[i]| ≤ atol + rtol·|want[i]| for every i (numpy.allclose).</summary>
