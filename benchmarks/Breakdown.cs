@@ -139,6 +139,44 @@ internal static class Breakdown
         return list;
     }
 
+    /// <summary>W3: Np.Matmul against Gemm.Multiply into a preallocated result (the BLAS or managed kernel alone), the
+    /// zeroed 16 MiB result allocation, and the managed kernel on a narrower B (2048×512, whose packed block fits in
+    /// L2) to show how much of its gap is memory traffic.</summary>
+    public static List<Stage> W3(float[] a, float[] b, Tensor ta, Tensor tb, int n, int reps)
+    {
+        var c = new float[n * n];
+        double flop = 2.0 * n * n * (double)n;
+        string G(double ms, double f) => $"{f / (ms * 1e-3) / 1e9:0} GFLOP/s";
+        var list = new List<Stage>();
+        try
+        {
+            if (Gemm.UsingBlas)
+            {
+                Gemm.ForceManaged = false;
+                double jx = Median(reps, () => Np.Matmul(ta, tb));
+                double fresh = Median(reps, () => Gemm.Multiply(a, b, new float[n * n], n, n, n));
+                double raw = Median(reps, () => Gemm.Multiply(a, b, c, n, n, n));
+                list.Add(new Stage("Np.Matmul (BLAS) — the W3 op", jx, "ms", null, G(jx, flop)));
+                list.Add(new Stage("  Gemm.Multiply (BLAS) into new float[2048²]", fresh, "ms", null, G(fresh, flop) + "; a fresh 16 MiB result, as dot_general allocates"));
+                list.Add(new Stage("  Gemm.Multiply (BLAS) into a preallocated C", raw, "ms", null, G(raw, flop) + "; OpenBLAS alone"));
+            }
+            Gemm.ForceManaged = true;
+            double jxm = Median(reps, () => Np.Matmul(ta, tb));
+            double rawm = Median(reps, () => Gemm.Multiply(a, b, c, n, n, n));
+            list.Add(new Stage("Np.Matmul (managed kernel)", jxm, "ms", null, G(jxm, flop)));
+            list.Add(new Stage("  Gemm.Multiply (managed) into a preallocated C", rawm, "ms", null, G(rawm, flop)));
+            int nn = 512;
+            var bn = new float[n * nn];
+            var cn = new float[n * nn];
+            Array.Copy(b, bn, bn.Length);
+            double narrow = Median(reps, () => Gemm.Multiply(a, bn, cn, n, nn, n));
+            list.Add(new Stage("  Gemm.Multiply (managed), 2048×2048 · 2048×512", narrow, "ms", null,
+                G(narrow, 2.0 * n * n * (double)nn) + "; packed B block 512 KiB instead of 2 MiB"));
+        }
+        finally { Gemm.ForceManaged = false; }
+        return list;
+    }
+
     private static double Median(int reps, Action a)
     {
         a();

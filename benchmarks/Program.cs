@@ -150,7 +150,7 @@ internal static class Program
         const string w2Name = "W2 row LogSumExp 4096², eager Nn.LogSumExp";
         Stats? jxW1 = null, jxW2 = null, jxW3Blas = null, jxW3Man = null, jxW7 = null;
         Check.Result? w1Ok = null, w2Ok = null, w3BlasOk = null, w3ManOk = null, w7Ok = null;
-        List<Breakdown.Stage> w1Breakdown = [], w7Breakdown = [];
+        List<Breakdown.Stage> w1Breakdown = [], w3Breakdown = [], w7Breakdown = [];
         var w1Rows = new List<Row>();
         var w2Rows = new List<Row>();
 
@@ -236,6 +236,8 @@ internal static class Program
             anyWrong |= !w3ManOk.Ok;
             checks["W3 BLAS vs float64 (error bound)"] = w3BlasOk.ToString();
             checks["W3 managed vs float64 (error bound)"] = w3ManOk.ToString();
+            AnsiConsole.MarkupLine("W3: breakdown …");
+            if (w3ManOk.Ok && w3BlasOk.Ok) w3Breakdown = Breakdown.W3(a3, b3, ta3, tb3, n3, quick ? 3 : 7);
             a3 = null!; b3 = null!; ta3 = null!; tb3 = null!;
             Collect();
             Phase("W3");
@@ -300,6 +302,7 @@ internal static class Program
         Report.PrintTargets(targets);
         if (w7Breakdown.Count > 0) Report.PrintBreakdown("W7: where one eager add's time goes", w7Breakdown);
         if (w1Breakdown.Count > 0) Report.PrintBreakdown("W1: the nine eager ops, one by one (median ms)", w1Breakdown);
+        if (w3Breakdown.Count > 0) Report.PrintBreakdown("W3: Jx's matmul against the kernels alone (median ms)", w3Breakdown);
         if (foreign.Count > 0)
         {
             var parts = string.Join(", ", foreign.Select(kv => $"{kv.Key} {kv.Value!.GetValue<double>():P0}"));
@@ -314,7 +317,7 @@ internal static class Program
         meta["total_seconds"] = Math.Round(total.Elapsed.TotalSeconds, 1);
         meta["foreign_cpu_share"] = foreign;
         meta["checks"] = checks;
-        var json = Report.ToJson(meta, rows, targets, references, torch, w7Breakdown, w1Breakdown);
+        var json = Report.ToJson(meta, rows, targets, references, torch, w7Breakdown, w1Breakdown, w3Breakdown);
         var outPath = o.Out ?? Path.Combine(root ?? Directory.GetCurrentDirectory(), "benchmarks", "results", "latest.json");
         Report.Write(json, outPath);
         AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(Path.GetFullPath(outPath))}[/] (total {total.Elapsed.TotalSeconds:0.0} s: Jx {jxSeconds:0.0} s, PyTorch {torch?.ElapsedS ?? 0:0.0} s).");

@@ -98,7 +98,7 @@ internal static class Report
 
     public static JsonObject ToJson(JsonObject meta, IReadOnlyList<Row> rows, IReadOnlyList<Target> targets,
         IReadOnlyDictionary<string, Stats> references, TorchPeer? torch,
-        IReadOnlyList<Breakdown.Stage> w7, IReadOnlyList<Breakdown.Stage> w1)
+        IReadOnlyList<Breakdown.Stage> w7, IReadOnlyList<Breakdown.Stage> w1, IReadOnlyList<Breakdown.Stage> w3)
     {
         var root = new JsonObject { ["meta"] = meta };
         var jr = new JsonArray();
@@ -132,6 +132,7 @@ internal static class Report
         root["torch"] = torch?.Json is null ? new JsonObject { ["error"] = torch?.Error ?? "not run" } : JsonNode.Parse(torch.Json.ToJsonString());
         root["breakdown_w7"] = StagesJson(w7);
         root["breakdown_w1"] = StagesJson(w1);
+        root["breakdown_w3"] = StagesJson(w3);
         return root;
     }
 
