@@ -44,7 +44,7 @@ internal static class Data
         int per = (n + chunks - 1) / chunks;
         Parallel.For(0, chunks, c =>
         {
-            var rng = new Random(seed * 7919 + c);
+            var rng = new System.Random(seed * 7919 + c);
             int s = c * per, e = Math.Min(n, s + per);
             for (int i = s; i < e; i += 2)
             {

@@ -28,6 +28,7 @@ internal static class Program
 
     private static int Main(string[] argv)
     {
+        if (argv.Contains("--jit")) return JitSuite.Run(argv.Where(a => a != "--jit").ToArray());
         Options o;
         try { o = Parse(argv); }
         catch (ArgumentException e)

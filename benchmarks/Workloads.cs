@@ -71,7 +71,7 @@ internal static class Check
     /// error bound |ĉ − c| ≤ γ_n Σ_k |a_ik b_kj|, γ_n = n·2⁻²⁴.</summary>
     public static Result Matmul(string what, float[] a, float[] b, float[] c, int n, int samples = 512)
     {
-        var rng = new Random(12345);
+        var rng = new System.Random(12345);
         double gamma = n * Math.Pow(2, -24);
         double worst = 0; string detail = "";
         for (int s = 0; s < samples; s++)

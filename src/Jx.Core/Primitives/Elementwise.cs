@@ -111,8 +111,8 @@ public static class Elementwise
     public static readonly Primitive Ceil = Unary("ceil", Kinds.Float, Float((x, y) => TP.Ceiling(x, y), (x, y) => TP.Ceiling(x, y)));
     public static readonly Primitive Exp = Unary("exp", Kinds.Float, Float((x, y) => TP.Exp(x, y), (x, y) => TP.Exp(x, y)));
     public static readonly Primitive Exp2 = Unary("exp2", Kinds.Float, Float((x, y) => TP.Exp2(x, y), (x, y) => TP.Exp2(x, y)));
-    // expm1, log1p, sinh and tanh are computed per element in double: TensorPrimitives' versions lose all relative
-    // precision near 0 (ExpM1(0f) is 1.19e-7, Tanh(1e-30) is -6e-8), where these functions exist to be accurate.
+    // expm1 and log1p are computed per element in double, and sinh and tanh are corrected near 0 with their Taylor series:
+    // TensorPrimitives' versions lose all relative precision there (ExpM1(0f) is 1.19e-7, Tanh(1e-30) is -6e-8).
     public static readonly Primitive Expm1 = Unary("expm1", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Expm1));
     public static readonly Primitive Log = Unary("log", Kinds.Float, Float((x, y) => TP.Log(x, y), (x, y) => TP.Log(x, y)));
     public static readonly Primitive Log1p = Unary("log1p", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Log1p));
@@ -125,9 +125,13 @@ public static class Elementwise
     public static readonly Primitive Asin = Unary("asin", Kinds.Float, Float((x, y) => TP.Asin(x, y), (x, y) => TP.Asin(x, y)));
     public static readonly Primitive Acos = Unary("acos", Kinds.Float, Float((x, y) => TP.Acos(x, y), (x, y) => TP.Acos(x, y)));
     public static readonly Primitive Atan = Unary("atan", Kinds.Float, Float((x, y) => TP.Atan(x, y), (x, y) => TP.Atan(x, y)));
-    public static readonly Primitive Sinh = Unary("sinh", Kinds.Float, UnaryImpl.FromScalar(Math.Sinh));
+    public static readonly Primitive Sinh = Unary("sinh", Kinds.Float, Float(
+        (x, y) => { TP.Sinh(x, y); for (int i = 0; i < x.Length; i++) if (MathF.Abs(x[i]) < 0.0625f) { float a = x[i], a2 = a * a; y[i] = a + a * a2 * (1f / 6 + a2 * (1f / 120 + a2 / 5040)); } },
+        (x, y) => { TP.Sinh(x, y); for (int i = 0; i < x.Length; i++) if (Math.Abs(x[i]) < 0.01) { double a = x[i], a2 = a * a; y[i] = a + a * a2 * (1.0 / 6 + a2 * (1.0 / 120 + a2 * (1.0 / 5040 + a2 / 362880))); } }));
     public static readonly Primitive Cosh = Unary("cosh", Kinds.Float, Float((x, y) => TP.Cosh(x, y), (x, y) => TP.Cosh(x, y)));
-    public static readonly Primitive Tanh = Unary("tanh", Kinds.Float, UnaryImpl.FromScalar(Math.Tanh));
+    public static readonly Primitive Tanh = Unary("tanh", Kinds.Float, Float(
+        (x, y) => { TP.Tanh(x, y); for (int i = 0; i < x.Length; i++) if (MathF.Abs(x[i]) < 0.0625f) { float a = x[i], a2 = a * a; y[i] = a * (1f + a2 * (-1f / 3 + a2 * (2f / 15 + a2 * (-17f / 315)))); } },
+        (x, y) => { TP.Tanh(x, y); for (int i = 0; i < x.Length; i++) if (Math.Abs(x[i]) < 0.01) { double a = x[i], a2 = a * a; y[i] = a * (1 + a2 * (-1.0 / 3 + a2 * (2.0 / 15 + a2 * (-17.0 / 315 + a2 * (62.0 / 2835))))); } }));
     public static readonly Primitive Asinh = Unary("asinh", Kinds.Float, Float((x, y) => TP.Asinh(x, y), (x, y) => TP.Asinh(x, y)));
     public static readonly Primitive Acosh = Unary("acosh", Kinds.Float, Float((x, y) => TP.Acosh(x, y), (x, y) => TP.Acosh(x, y)));
     public static readonly Primitive Atanh = Unary("atanh", Kinds.Float, Float((x, y) => TP.Atanh(x, y), (x, y) => TP.Atanh(x, y)));
