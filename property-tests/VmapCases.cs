@@ -20,7 +20,8 @@ public sealed record VmapGenome(int[] Genes)
 /// <summary>A failed Vmap property case: the message has the genome, the decoded case and the mismatch.</summary>
 public sealed class VmapCaseFailure(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>Reads decisions off a genome; genes past the end read as 0, so every prefix of a genome is valid.</summary>
+/// <summary>Reads decisions off a genome; genes past the end read as 0, so every prefix of a genome is valid (and a loop
+/// that continues while the decoder says so must be bounded: a run of zeros never ends it).</summary>
 internal sealed class VmapDecoder(int[] genes)
 {
     private int _pos;
@@ -75,6 +76,10 @@ internal static class VD
         return Tensor.FromArray(perm, s);
     };
 
+    /// <summary>float64 with special values mixed in: NaN, ±inf, -0.0, 0 and small integers.</summary>
+    public static VmapData Special() =>
+        (r, s) => Tensor.FromArray(Doubles(r, s.Size, q => q.Next(8) switch { 0 => double.NaN, 1 => double.PositiveInfinity, 2 => double.NegativeInfinity, 3 => -0.0, _ => q.Next(-2, 3) }), s);
+
     /// <summary>The data of a dtype in a small range (exact values).</summary>
     public static VmapData Of(DType d) => d switch
     {
@@ -84,6 +89,7 @@ internal static class VD
         DType.Int64 => (r, s) => I32()(r, s).AsType(DType.Int64),
         DType.UInt32 => (r, s) => I32(0, 9)(r, s).AsType(DType.UInt32),
         DType.Bool => Bool(),
+        DType.Float16 or DType.BFloat16 => (r, s) => IntF64()(r, s).AsType(d),
         _ => throw new ArgumentException(d.ToString()),
     };
 }
@@ -118,12 +124,18 @@ internal static class VmapRun
 {
     public const double Tol = 1e-12;
 
+    /// <summary>Multiplies every property's number of cases (environment variable JX_VMAP_PROPS_SCALE, default 1) for a
+    /// deeper search than the default, which keeps the suite fast.</summary>
+    public static readonly double Scale = double.TryParse(Environment.GetEnvironmentVariable("JX_VMAP_PROPS_SCALE"),
+        System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 1;
+
     /// <summary>Runs <paramref name="body"/> on <paramref name="maxTest"/> random genomes with FsCheck; a failure is shrunk
     /// and reported with its genome and decoded case.</summary>
     public static void ForAll(int maxTest, Action<VmapDecoder> body, int genes = 48)
     {
-        var arb = Arb.From(Gen.Choose(0, 999).ArrayOf(genes).Select(g => new VmapGenome(g)), Shrink);
-        Prop.ForAll(arb, g => body(new VmapDecoder(g.Genes))).Check(Config.QuickThrowOnFailure.WithMaxTest(maxTest));
+        int budget = 4000; // shrink candidates per property run, so that a failure is reported in bounded time
+        var arb = Arb.From(Gen.Choose(0, 999).ArrayOf(genes).Select(g => new VmapGenome(g)), g => Shrink(g).TakeWhile(_ => budget-- > 0));
+        Prop.ForAll(arb, g => body(new VmapDecoder(g.Genes))).Check(Config.QuickThrowOnFailure.WithMaxTest(Math.Max(1, (int)(maxTest * Scale))));
     }
 
     /// <summary>Runs one case again from its genome (as printed by a failure).</summary>
@@ -288,7 +300,7 @@ internal static class VmapRun
     /// <summary>The main property: (nested) Vmap of the op equals the loop over the members, stacked at out_axes.</summary>
     public static void CheckOp(VmapDecoder c, VmapOp op, int depth = 1, int maxSize = 4)
     {
-        var levels = Levels(c, op.Args.Select(a => a.Shape.Rank).ToArray(), depth, maxSize);
+        var levels = Levels(c, op.Args.Select(a => a.Shape.Rank).ToArray(), depth, Big > 0 ? 9 : maxSize);
         int seed = c.Seed();
         var xs = MakeArgs(op.Args, levels, new System.Random(seed));
         string Desc() => Describe(op.Name, levels, xs, seed, c.Genes);
@@ -348,8 +360,18 @@ internal static class VmapRun
 
     // ---------------- shapes ----------------
 
-    public static Shape RandShape(VmapDecoder c, int minRank, int maxRank, int minDim = 1, int maxDim = 3) =>
-        new(Enumerable.Range(0, c.Range(minRank, maxRank)).Select(_ => c.Range(minDim, maxDim)).ToArray());
+    /// <summary>While positive, shapes drawn by <see cref="RandShape"/> have dims up to this many times larger and batches
+    /// up to 9 (to reach the blocked, vectorized and parallel paths of the kernels).</summary>
+    [ThreadStatic] public static int Big;
+
+    public static Shape RandShape(VmapDecoder c, int minRank, int maxRank, int minDim = 1, int maxDim = 3)
+    {
+        if (Big > 0) maxDim *= Big;
+        var dims = Enumerable.Range(0, c.Range(minRank, maxRank)).Select(_ => c.Range(minDim, maxDim)).ToArray();
+        // keep big cases below a few thousand elements
+        for (int i = 0; Big > 0 && dims.Aggregate(1L, (a, b) => a * b) > 4096; i = (i + 1) % dims.Length) dims[i] = Math.Max(minDim, dims[i] / 2);
+        return new(dims);
+    }
 
     /// <summary>An operand shape that broadcasts to <paramref name="result"/>: a suffix of it with some dims set to 1.</summary>
     public static Shape BroadcastOperand(VmapDecoder c, Shape result)

@@ -36,6 +36,10 @@ public class VmapProperties
         ("negative i32", Np.Negative, VD.I32(), true), ("abs i32", Np.Abs, VD.I32(), true), ("sign i32", Np.Sign, VD.I32(), true),
         ("bitwise_not i32", Np.BitwiseNot, VD.I32(), true), ("square i32", Np.Square, VD.I32(), true), ("logical_not", Np.LogicalNot, VD.Bool(), true),
         ("not bool", Lax.Not, VD.Bool(), true), ("sin f32", Np.Sin, VD.F32(), false),
+        ("exp f16", Np.Exp, (r, s) => VD.Real()(r, s).AsType(DType.Float16), false), ("tanh bf16", Np.Tanh, (r, s) => VD.Real()(r, s).AsType(DType.BFloat16), false),
+        ("negative i64", Np.Negative, VD.Of(DType.Int64), true), ("abs u32", Np.Abs, VD.Of(DType.UInt32), true),
+        ("abs special", Np.Abs, VD.Special(), true), ("sign special", Np.Sign, VD.Special(), true), ("isnan special", Np.IsNan, VD.Special(), true),
+        ("isinf special", Np.IsInf, VD.Special(), true), ("floor special", Np.Floor, VD.Special(), true), ("exp special", Np.Exp, VD.Special(), false),
     ];
 
     [Fact]
@@ -45,9 +49,10 @@ public class VmapProperties
     {
         var (name, f, data, exact) = c.Pick(Unary);
         var s = RandShape(c, 0, 3);
-        // float32 kernels may round differently for different lengths (vector lanes vs the scalar tail): 1e-6 there.
-        bool f32 = name.EndsWith("f32");
-        check(new VmapOp($"{name} of {s}", [A(s, data)], xs => One(f(xs[0])), exact, f32 ? 1e-6 : Tol));
+        // float32 kernels may round differently for different lengths (vector lanes vs the scalar tail): 1e-6 there;
+        // half precision: 1e-2.
+        double tol = name.EndsWith("f32") ? 1e-6 : name.EndsWith("f16") ? 1e-2 : Tol;
+        check(new VmapOp($"{name} of {s}", [A(s, data)], xs => One(f(xs[0])), exact, tol));
     }
 
     private static readonly (string Name, Func<Tensor, Tensor, Tensor> F, VmapData A, VmapData B, bool Exact, bool SameShape)[] Binary =
@@ -73,6 +78,11 @@ public class VmapProperties
         ("lax.shift_right_arithmetic", Lax.ShiftRightArithmetic, VD.I32(-100, 100), VD.I32(0, 31), true, true),
         ("lax.rem", Lax.Rem, VD.Real(-5, 5), VD.NonZero(), false, true), ("lax.pow", Lax.Pow, VD.Real(0.1, 3), VD.Real(), false, true),
         ("lax.atan2", Lax.Atan2, VD.Real(), VD.Real(), false, true), ("lax.max", Lax.Max, VD.Real(), VD.Real(), true, true),
+        ("add i64", Np.Add, VD.Of(DType.Int64), VD.Of(DType.Int64), true, false), ("multiply u32", Np.Multiply, VD.Of(DType.UInt32), VD.Of(DType.UInt32), true, false),
+        ("add f16 + f32 (promotion)", Np.Add, VD.Of(DType.Float16), VD.Of(DType.Float32), true, false),
+        ("maximum special", Np.Maximum, VD.Special(), VD.Special(), true, false), ("minimum special", Np.Minimum, VD.Special(), VD.Special(), true, false),
+        ("add special", Np.Add, VD.Special(), VD.Special(), true, false), ("less special", Np.Less, VD.Special(), VD.Special(), true, false),
+        ("equal special", Np.Equal, VD.Special(), VD.Special(), true, false),
     ];
 
     [Fact]
@@ -180,7 +190,7 @@ public class VmapProperties
         {
             0 => new($"Np.Sum(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.Real())], xs => One(Np.Sum(xs[0], axes, keep))),
             1 => new($"Np.Prod(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.Real(0.5, 1.5))], xs => One(Np.Prod(xs[0], axes, keep))),
-            2 => new($"Np.Max(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.IntF64())], xs => One(Np.Max(xs[0], axes, keep)), true),
+            2 => new($"Np.Max(axes {ax}, keepDims {keep}) of {s} (NaN, ±inf)", [A(s, VD.Special())], xs => One(Np.Max(xs[0], axes, keep)), true),
             3 => new($"Np.Min(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.IntF64())], xs => One(Np.Min(xs[0], axes, keep)), true),
             4 => new($"Np.Mean(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.Real())], xs => One(Np.Mean(xs[0], axes, keep))),
             5 => new($"Np.Var(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.Real())], xs => One(Np.Var(xs[0], axes, keep))),
@@ -188,7 +198,7 @@ public class VmapProperties
             7 => new($"Np.All(axes {ax}, keepDims {keep}) of bool {s}", [A(s, VD.Bool())], xs => One(Np.All(xs[0], axes, keep)), true),
             8 => new($"Np.Any(axes {ax}, keepDims {keep}) of bool {s}", [A(s, VD.Bool())], xs => One(Np.Any(xs[0], axes, keep)), true),
             9 => new($"Nn.LogSumExp(axes {ax}, keepDims {keep}) of {s}", [A(s, VD.Real())], xs => One(Nn.LogSumExp(xs[0], axes, keep))),
-            10 => new($"Np.Argmax(axis {Str(axis)}, keepDims {keep && axis is not null}) of {s} (ties)", [A(s, VD.IntF64(-1, 1))],
+            10 => new($"Np.Argmax(axis {Str(axis)}, keepDims {keep && axis is not null}) of {s} (ties, NaN, ±inf)", [A(s, VD.Special())],
                 xs => One(Np.Argmax(xs[0], axis, keep && axis is not null)), true),
             11 => new($"Np.Argmin(axis {Str(axis)}, keepDims {keep && axis is not null}) of {s} (ties)", [A(s, VD.IntF64(-1, 1))],
                 xs => One(Np.Argmin(xs[0], axis, keep && axis is not null)), true),
@@ -267,7 +277,7 @@ public class VmapProperties
                 var factors = Factor(s.Size).OrderBy(_ => c.Int(100)).ToList();
                 var dims = new List<int>();
                 foreach (var f in factors) { if (dims.Count > 0 && c.Bool()) dims[^1] *= f; else dims.Add(f); }
-                while (c.OneIn(3)) dims.Insert(c.Int(dims.Count + 1), 1);
+                for (int k = 0; k < 2 && c.OneIn(3); k++) dims.Insert(c.Int(dims.Count + 1), 1); // bounded: genes past the end read 0
                 if (dims.Count > 0 && c.Bool()) dims[c.Int(dims.Count)] = -1;
                 var nd = dims.ToArray();
                 check(new VmapOp($"Np.Reshape({s} -> {Str(nd)})", [x], xs => One(Np.Reshape(xs[0], nd)), true));
@@ -737,7 +747,7 @@ public class VmapProperties
         int ax = c.Int(r);
         int? axis = c.OneIn(5) ? null : Neg(c, ax, r);
         bool desc = c.Bool();
-        var x = A(s, VD.IntF64(-2, 2)); // many ties: the stable order must survive batching
+        var x = A(s, c.OneIn(4) ? VD.Special() : VD.IntF64(-2, 2)); // many ties (and NaN, ±inf, -0.0): the stable order must survive batching
         VmapOp op = c.Int(5) switch
         {
             0 => new($"Np.Sort({s}, axis {Str(axis)}, descending {desc})", [x], xs => One(Np.Sort(xs[0], axis, desc)), true),
@@ -758,23 +768,55 @@ public class VmapProperties
         check(op);
     }
 
-    [Fact(Skip = "conv_general_dilated has no batching rule on this branch (ConvolutionRules.cs is an empty slot; branch convrules adds it): remove this Skip once it is merged")]
-    public void ConvGeneralDilatedEqualsLoop() => ForAll(60, c => ConvGeneralDilatedCases(c, op => CheckOp(c, op)));
+    [Fact(Skip = "conv_general_dilated and reduce_window have no batching rules on this branch (ConvolutionRules.cs is an empty slot; branch convrules adds them): remove this Skip once it is merged")]
+    public void ConvolutionAndReduceWindowEqualLoop() => ForAll(60, c => ConvGeneralDilatedCases(c, op => CheckOp(c, op)));
 
     private static void ConvGeneralDilatedCases(VmapDecoder c, Action<VmapOp> check)
     {
-        // NCW / NCHW layouts with one example (N = 1) per call; strides, padding and dilations at random.
+        if (c.OneIn(3))
+        {
+            // reduce_window sum/max/min with windows, strides, padding and dilations
+            var xs = RandShape(c, 1, 3, 2, 4);
+            int r = xs.Rank;
+            var win = xs.Select(d => c.Range(1, Math.Min(d, 3))).ToArray();
+            var st = xs.Select(_ => c.Range(1, 2)).ToArray();
+            var pad = xs.Select(_ => (c.Range(0, 1), c.Range(0, 1))).ToArray();
+            var bdil = xs.Select(_ => c.OneIn(3) ? 2 : 1).ToArray();
+            var wdil = xs.Select((d, i) => c.OneIn(3) && 2 * (win[i] - 1) + 1 <= d ? 2 : 1).ToArray();
+            var comp = c.Pick(new[] { "sum", "max", "min" });
+            check(new VmapOp($"Lax.ReduceWindow({xs}, \"{comp}\", window {Str(win)}, strides {Str(st)}, padding {string.Join(" ", pad)}, base dilation {Str(bdil)}, window dilation {Str(wdil)})",
+                [A(xs, VD.IntF64(-9, 9))], a => One(Lax.ReduceWindow(a[0], comp, win, st, pad, bdil, wdil)), true));
+            return;
+        }
+        // conv_general_dilated: 1 or 2 spatial dims, NC.../OI... or channels-last layouts, N of 1-2, feature groups or
+        // batch groups, strides, padding, lhs and rhs dilation.
         int sp = c.Range(1, 2);
-        int cin = c.Range(1, 2), cout = c.Range(1, 2);
+        bool channelsLast = c.Bool();
+        int g = c.Range(1, 2);
+        bool batchGroups = g == 1 && c.OneIn(4);
+        int n = batchGroups ? 2 : c.Range(1, 2);
+        int cin = g * c.Range(1, 2), cout = (batchGroups ? 2 : g) * c.Range(1, 2);
         var spatial = Enumerable.Range(0, sp).Select(_ => c.Range(3, 5)).ToArray();
-        var kernel = Enumerable.Range(0, sp).Select(_ => c.Range(1, 3)).ToArray();
+        var ldil = Enumerable.Range(0, sp).Select(_ => c.OneIn(4) ? 2 : 1).ToArray();
+        var rdil = Enumerable.Range(0, sp).Select(_ => c.Range(1, 2)).ToArray();
         var strides = Enumerable.Range(0, sp).Select(_ => c.Range(1, 2)).ToArray();
         var pads = Enumerable.Range(0, sp).Select(_ => (c.Range(0, 1), c.Range(0, 1))).ToArray();
-        var rdil = Enumerable.Range(0, sp).Select(_ => c.Range(1, 2)).ToArray();
-        var lhs = new Shape([1, cin, .. spatial]);
-        var rhs = new Shape([cout, cin, .. kernel]);
-        check(new VmapOp($"Lax.ConvGeneralDilated({lhs}, {rhs}, strides {Str(strides)}, padding {string.Join(" ", pads)}, rhs dilation {Str(rdil)})",
-            [A(lhs, VD.Real()), A(rhs, VD.Real())], xs => One(Lax.ConvGeneralDilated(xs[0], xs[1], strides, pads, rhsDilation: rdil))));
+        // kernel taps that fit the dilated, padded input
+        var kernel = Enumerable.Range(0, sp).Select(i =>
+        {
+            int room = (spatial[i] - 1) * ldil[i] + 1 + pads[i].Item1 + pads[i].Item2;
+            int k = c.Range(1, 3);
+            while (k > 1 && (k - 1) * rdil[i] + 1 > room) k--;
+            return k;
+        }).ToArray();
+        string sps = sp == 1 ? "W" : "HW";
+        ConvDimensionNumbers dn = channelsLast ? ($"N{sps}C", $"{sps}IO", $"N{sps}C") : ($"NC{sps}", $"OI{sps}", $"NC{sps}");
+        var lhs = channelsLast ? new Shape([n, .. spatial, cin]) : new Shape([n, cin, .. spatial]);
+        var rhs = channelsLast ? new Shape([.. kernel, cin / g, cout]) : new Shape([cout, cin / g, .. kernel]);
+        check(new VmapOp($"Lax.ConvGeneralDilated({lhs}, {rhs}, {(channelsLast ? "channels last" : "NC.../OI...")}, strides {Str(strides)}, padding {string.Join(" ", pads)}, " +
+            $"lhs dilation {Str(ldil)}, rhs dilation {Str(rdil)}, feature groups {g}, batch groups {(batchGroups ? 2 : 1)})",
+            [A(lhs, VD.Real()), A(rhs, VD.Real())],
+            xs => One(Lax.ConvGeneralDilated(xs[0], xs[1], strides, pads, ldil, rdil, dn, g, batchGroups ? 2 : 1))));
     }
 
     [Fact]
@@ -1091,12 +1133,15 @@ public class VmapProperties
     // 5. Empty batches, pytrees, custom rules
     // =====================================================================================================
 
-    private static readonly (string Name, Action<VmapDecoder, Action<VmapOp>> Cases)[] Families =
+    internal static readonly (string Name, Action<VmapDecoder, Action<VmapOp>> Cases)[] Families =
     [
         ("unary", ElementwiseUnaryCases), ("binary", ElementwiseBinaryWithBroadcastingCases), ("select", SelectNCases), ("clamp", ClampCases),
         ("convert", ConvertElementTypeCases), ("reductions", ReductionsWithRandomAxesCases), ("cumulative", CumulativeOpsCases),
         ("shape", ShapeOpsCases), ("iota", IotaBasedOpsCases), ("gather", GatherCases), ("scatter", ScatterCases),
         ("dynamic_slice", DynamicSliceAndUpdateSliceCases), ("dot", DotGeneralCases), ("sort", SortArgsortTopKCases), ("random", RandomWithBatchedKeysCases),
+        // convolution and reduce_window join once their batching rules are registered (branch convrules)
+        .. (Batching.Rules.ContainsKey(Convolution.ConvGeneralDilated) && Batching.Rules.ContainsKey(Windowed.ReduceWindowMax)
+            ? new (string, Action<VmapDecoder, Action<VmapOp>>)[] { ("conv", ConvGeneralDilatedCases) } : []),
     ];
 
     [Fact]
@@ -1104,6 +1149,26 @@ public class VmapProperties
     {
         var (_, cases) = c.Pick(Families);
         cases(c, op => CheckEmpty(c, op));
+    });
+
+    [Fact]
+    public void ShrunkGenomesAreValidCases()
+    {
+        // Shrinking drives genes to 0 and genes past the end read 0: the all-zero genome (and an all-max one) must decode
+        // to a valid case of every family, and the loops of the decoders must end.
+        foreach (var (name, cases) in Families)
+            foreach (var genes in new[] { Array.Empty<int>(), Enumerable.Repeat(999, 48).ToArray(), Enumerable.Range(0, 48).ToArray() })
+                Replay(genes, c => cases(c, op => CheckOp(c, op)));
+    }
+
+    [Fact]
+    public void LargerShapesAndBatchesEqualLoop() => ForAll(40, c =>
+    {
+        // Dims up to 4x larger and batches up to 9, for the blocked, vectorized and parallel kernel paths.
+        var (_, cases) = c.Pick(Families);
+        Big = 4;
+        try { cases(c, op => CheckOp(c, op)); }
+        finally { Big = 0; }
     });
 
     [Fact]
