@@ -70,7 +70,7 @@ public static class Linalg
                 var a = l.DType == DType.Float32 ? lt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(lt.Buffer!);
                 var b = r.DType == DType.Float32 ? rt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(rt.Buffer!);
                 var c = new float[B * M * N];
-                for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+                BatchedGemm(a, b, c, B, M, N, K);
                 result = c;
                 break;
             }
@@ -79,7 +79,7 @@ public static class Linalg
                 var a = lt.Buffer!.Array<double>();
                 var b = rt.Buffer!.Array<double>();
                 var c = new double[B * M * N];
-                for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+                BatchedGemm(a, b, c, B, M, N, K);
                 result = c;
                 break;
             }
@@ -101,6 +101,51 @@ public static class Linalg
         }
         var res = Tensor.Own(result, compute, o.Shape, l.Buffer!.Device);
         return res.DType == o.DType ? new Tensor(res.Buffer!, o.Shape, o.Weak) : Conversions.Convert(res, o);
+    }
+
+    /// <summary>B independent products. Small or degenerate ones (outer products with K = 1, matrix-vector products)
+    /// skip the GEMM call overhead and run as vectorized row operations, in parallel over the batch.</summary>
+    private static void BatchedGemm(float[] a, float[] b, float[] c, int B, int M, int N, int K)
+    {
+        if (K == 1 && B > 1)
+        {
+            KernelUtil.For(B * M, (s, e) =>
+            {
+                for (int r = s; r < e; r++)
+                {
+                    int bi = r / M;
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(b.AsSpan(bi * N, N), a[r], c.AsSpan(r * N, N));
+                }
+            }, Math.Max(1, KernelUtil.ParallelThreshold / Math.Max(1, N)));
+            return;
+        }
+        if (B > 1 && (long)M * N * K < 1 << 16)
+        {
+            KernelUtil.For(B, (s, e) =>
+            {
+                for (int i = s; i < e; i++)
+                    Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+            }, 1);
+            return;
+        }
+        for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+    }
+
+    private static void BatchedGemm(double[] a, double[] b, double[] c, int B, int M, int N, int K)
+    {
+        if (K == 1 && B > 1)
+        {
+            KernelUtil.For(B * M, (s, e) =>
+            {
+                for (int r = s; r < e; r++)
+                {
+                    int bi = r / M;
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(b.AsSpan(bi * N, N), a[r], c.AsSpan(r * N, N));
+                }
+            }, Math.Max(1, KernelUtil.ParallelThreshold / Math.Max(1, N)));
+            return;
+        }
+        for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
     }
 
     private static Tensor Arrange(Tensor x, int[] perm)
