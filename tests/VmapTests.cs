@@ -115,3 +115,27 @@ public class VmapTests
         Assert.Equal(new float[] { 0, 0, 1 }, g.ToArray<float>());
     }
 }
+
+public class CollectiveGradientTests
+{
+    [Fact]
+    public void GradientsThroughCollectives()
+    {
+        // f_i(w_i) = w_i · psum(w): the cotangent flows through psum's transpose (a psum), giving 2·Σw for every member.
+        var w = Np.Array(new double[] { 1, 2, 3 });
+        var g = Transforms.Vmap((Tensor wi) => Transforms.Grad((Tensor v) => v * Lax.Psum(v, "i"))(wi), axisName: "i")(w);
+        Assert.Equal(new double[] { 12, 12, 12 }, g.ToArray<double>());
+        // all_gather: f_i = Σ_j gather(w)_j · c_j → d/dw_i = Σ over members of c_i = 3·c_i.
+        var c = Np.Array(new double[] { 1, 10, 100 });
+        var g2 = Transforms.Vmap((Tensor wi) => Transforms.Grad((Tensor v) => Np.Sum(Lax.AllGather(v, "i") * c))(wi), axisName: "i")(w);
+        Assert.Equal(new double[] { 3, 30, 300 }, g2.ToArray<double>());
+        // pmax: only the member holding the maximum gets the tangent, from every member's output.
+        var g3 = Transforms.Vmap((Tensor wi) => Transforms.Grad((Tensor v) => Lax.Pmax(v, "i"))(wi), axisName: "i")(w);
+        Assert.Equal(new double[] { 0, 0, 3 }, g3.ToArray<double>());
+        var g4 = Transforms.Vmap((Tensor wi) => Transforms.Grad((Tensor v) => Lax.Pmin(v * v, "i"))(wi), axisName: "i")(w);
+        Assert.Equal(new double[] { 6, 0, 0 }, g4.ToArray<double>());
+        // Forward mode: the JVP of psum is the psum of the tangents.
+        var t = Transforms.Vmap((Tensor wi) => Transforms.Jvp((Tensor v) => Lax.Psum(v * v, "i"), wi, Tensor.Scalar(1.0)).Tangent, axisName: "i")(w);
+        Assert.Equal(new double[] { 12, 12, 12 }, t.ToArray<double>());
+    }
+}

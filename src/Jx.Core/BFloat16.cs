@@ -25,7 +25,19 @@ public readonly struct BFloat16 : IEquatable<BFloat16>, IComparable<BFloat16>
 
     public static explicit operator float(BFloat16 b) => BitConverter.UInt32BitsToSingle((uint)b.Bits << 16);
     public static explicit operator double(BFloat16 b) => (float)b;
-    public static explicit operator BFloat16(double d) => (BFloat16)(float)d;
+    public static explicit operator BFloat16(double d) => FromDouble(d);
+
+    /// <summary>Rounds a double to bfloat16 once (to nearest even): the double is first narrowed to float32 with
+    /// round-to-odd, which keeps the later rounding exact.</summary>
+    public static BFloat16 FromDouble(double d)
+    {
+        float f = (float)d;
+        if (!float.IsFinite(f) || (double)f == d) return (BFloat16)f;
+        uint bits = BitConverter.SingleToUInt32Bits(f);
+        if (Math.Abs((double)f) > Math.Abs(d)) bits -= 1; // truncate toward zero
+        bits |= 1;                                        // sticky bit: round to odd
+        return (BFloat16)BitConverter.UInt32BitsToSingle(bits);
+    }
 
     public bool Equals(BFloat16 other) => (float)this == (float)other;
     public override bool Equals(object? obj) => obj is BFloat16 b && Equals(b);

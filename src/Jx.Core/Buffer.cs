@@ -43,6 +43,10 @@ internal sealed class Buffer
 
     public bool IsSplat => _splat is not null;
 
+    /// <summary>Set when the buffer was donated to a jitted call; using it afterwards raises an error.</summary>
+    public string? DonatedTo { get; private set; }
+    public void MarkDonated(string function) => DonatedTo = function;
+
     public T[] Array<T>() where T : struct
     {
         if (_data is null)

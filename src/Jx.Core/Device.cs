@@ -16,14 +16,16 @@ public sealed class Device : IEquatable<Device>
     public override int GetHashCode() => HashCode.Combine(Platform, Id);
     public override string ToString() => $"{Platform}:{Id}";
 
-    private static readonly Lazy<Device[]> CpuDevices = new(() =>
+    private static readonly Lazy<Device[]> CpuDevices = new(() => CpuDevicesFrom(Environment.GetEnvironmentVariable("JX_CPU_DEVICES")));
+
+    /// <summary>The virtual CPU devices that a JX_CPU_DEVICES value asks for (unset or empty: one).</summary>
+    internal static Device[] CpuDevicesFrom(string? env)
     {
-        var env = Environment.GetEnvironmentVariable("JX_CPU_DEVICES");
         int n = 1;
-        if (!string.IsNullOrEmpty(env) && (!int.TryParse(env, out n) || n < 1 || n > 1024))
+        if (!string.IsNullOrEmpty(env) && (!int.TryParse(env, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out n) || n < 1 || n > 1024))
             throw new DeviceError($"JX_CPU_DEVICES='{env}' is not a device count between 1 and 1024; unset it or set e.g. JX_CPU_DEVICES=8");
         return Enumerable.Range(0, n).Select(i => new Device("cpu", i)).ToArray();
-    });
+    }
 
     internal static IReadOnlyList<Device> Cpus => CpuDevices.Value;
     /// <summary>The device new tensors are created on.</summary>

@@ -72,7 +72,7 @@ public sealed class Params : IEquatable<Params>, IEnumerable<KeyValuePair<string
     IEnumerator IEnumerable.GetEnumerator() => _items.GetEnumerator();
 
     /// <summary>JAX's style: [axes=(0,) dtype=float32].</summary>
-    public override string ToString() => _items.Length == 0 ? "" : "[" + string.Join(" ", _items.Select(kv => $"{kv.Key}={Format(kv.Value)}")) + "]";
+    public override string ToString() => _items.Length == 0 ? "" : "[" + string.Join(" ", _items.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={Format(kv.Value)}")) + "]";
 
     internal static string Format(object? v) => v switch
     {

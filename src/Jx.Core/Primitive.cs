@@ -65,7 +65,9 @@ public sealed class Primitive
         {
             var a = args[i];
             avals[i] = a.Aval;
-            var d = a.Buffer!.Device;
+            if (a.Buffer!.DonatedTo is string donee)
+                throw new DonatedBufferError($"'{Name}' got an array that was donated to jitted '{donee}' (donateArgnums) and may have been overwritten; use the function's outputs instead, or do not donate the argument.");
+            var d = a.Buffer.Device;
             if (device is null) device = d;
             else if (!device.Equals(d))
                 throw new DeviceError($"'{Name}' got operands on different devices ({device} and {d}); move them to one device with Jax.DevicePut(x, device) first.");
@@ -145,6 +147,9 @@ public static class DebugNans
         }
     }
 }
+
+/// <summary>An array whose buffer was donated to a jitted call was used afterwards.</summary>
+public class DonatedBufferError(string message) : JxException(message);
 
 /// <summary>A NaN was produced while JX_DEBUG_NANS=1.</summary>
 public class FloatingPointError(string message) : JxException(message);

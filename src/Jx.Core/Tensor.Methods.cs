@@ -26,6 +26,8 @@ public partial class Tensor
     public Tensor Min(int axis, bool keepDims = false) => Np.Min(this, [axis], keepDims);
     public Tensor Prod(int[]? axes = null, bool keepDims = false) => Np.Prod(this, axes, keepDims);
     public Tensor Var(int[]? axes = null, bool keepDims = false) => Np.Var(this, axes, keepDims);
+    public Tensor Var(int axis, bool keepDims = false) => Np.Var(this, [axis], keepDims);
+    public Tensor Std(int axis, bool keepDims = false) => Np.Std(this, [axis], keepDims);
     public Tensor Std(int[]? axes = null, bool keepDims = false) => Np.Std(this, axes, keepDims);
     public Tensor Argmax(int? axis = null) => Np.Argmax(this, axis);
     public Tensor Argmin(int? axis = null) => Np.Argmin(this, axis);

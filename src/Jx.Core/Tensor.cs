@@ -72,7 +72,8 @@ public partial class Tensor
     public static implicit operator Tensor(float v) => Splat(v, Shape.Scalar, weak: true);
     public static implicit operator Tensor(double v) => new(Buffer.Splat((float)v, 1, Device.Default), Shape.Scalar, weak: true, exact: v);
     public static implicit operator Tensor(int v) => Splat(v, Shape.Scalar, weak: true);
-    public static implicit operator Tensor(long v) => Splat(checked((int)v), Shape.Scalar, weak: true);
+    public static implicit operator Tensor(long v) => v is >= int.MinValue and <= int.MaxValue ? Splat((int)v, Shape.Scalar, weak: true)
+        : throw new DTypeError($"the integer literal {v} does not fit int32, the dtype of weakly typed integer literals (as in JAX); make an int64 tensor instead, e.g. Tensor.Scalar({v}L)");
     public static implicit operator Tensor(bool v) => Splat(v, Shape.Scalar);
     public static implicit operator Tensor(float[] v) => FromArray(v);
     public static implicit operator Tensor(double[] v) => FromArray(v);
@@ -86,7 +87,12 @@ public partial class Tensor
     /// <summary>The concrete tensor behind this value, or a <see cref="ConcretizationError"/> that explains the fix.</summary>
     internal Tensor Concrete(string operation)
     {
-        if (this is not Tracer t) return this;
+        if (this is not Tracer t)
+        {
+            if (Buffer!.DonatedTo is string donee)
+                throw new DonatedBufferError($"{operation} on an array that was donated to jitted '{donee}' (donateArgnums); use the function's outputs instead, or do not donate the argument.");
+            return this;
+        }
         if (!t.Trace.Main.Alive) throw TraceStack.Escaped(t, null);
         var c = t.ToConcrete();
         if (c is not null) return c.Concrete(operation);
@@ -107,22 +113,37 @@ public partial class Tensor
         return (T[])c.Buffer!.Array<T>().Clone();
     }
 
-    /// <summary>The single element of a size-1 tensor, converted to <typeparamref name="T"/>.</summary>
+    /// <summary>The single element of a size-1 tensor, converted to <typeparamref name="T"/> (floats to integers truncate;
+    /// a value that does not fit <typeparamref name="T"/> is a <see cref="DTypeError"/>).</summary>
     public T Item<T>() where T : struct
     {
         var c = Concrete("Item()");
         if (c.Size != 1) throw new ShapeError($"Item() needs a tensor with one element, got shape {c.Shape}; index it first, e.g. x[0]");
         var d = c.Buffer!.GetDouble(0);
-        object r = typeof(T) == typeof(float) ? (object)(float)(c.DType == DType.Float32 ? c.Buffer.Get<float>(0) : d)
+        object r;
+        try
+        {
+            r = ItemAs<T>(c, d);
+        }
+        catch (OverflowException)
+        {
+            throw new DTypeError($"Item<{typeof(T).Name}>(): the {c.DType.Name()} value {d.ToString(System.Globalization.CultureInfo.InvariantCulture)} does not fit {typeof(T).Name}; read it as a wider type, e.g. Item<double>()");
+        }
+        return (T)r;
+    }
+
+    private static object ItemAs<T>(Tensor c, double d) where T : struct
+    {
+        object r = typeof(T) == typeof(float) ? (object)(float)(c.DType == DType.Float32 ? c.Buffer!.Get<float>(0) : d)
             : typeof(T) == typeof(double) ? d
-            : typeof(T) == typeof(int) ? (c.DType == DType.Int32 ? c.Buffer.Get<int>(0) : checked((int)d))
-            : typeof(T) == typeof(long) ? (c.DType == DType.Int64 ? c.Buffer.Get<long>(0) : checked((long)d))
-            : typeof(T) == typeof(uint) ? (c.DType == DType.UInt32 ? c.Buffer.Get<uint>(0) : checked((uint)d))
+            : typeof(T) == typeof(int) ? (c.DType == DType.Int32 ? c.Buffer!.Get<int>(0) : checked((int)d))
+            : typeof(T) == typeof(long) ? (c.DType == DType.Int64 ? c.Buffer!.Get<long>(0) : checked((long)d))
+            : typeof(T) == typeof(uint) ? (c.DType == DType.UInt32 ? c.Buffer!.Get<uint>(0) : checked((uint)d))
             : typeof(T) == typeof(bool) ? d != 0
             : typeof(T) == typeof(Half) ? (Half)d
             : typeof(T) == typeof(BFloat16) ? (BFloat16)d
             : throw new DTypeError($"Item<{typeof(T).Name}>() is not supported");
-        return (T)r;
+        return r;
     }
 
     /// <summary>The value as a double (any dtype).</summary>

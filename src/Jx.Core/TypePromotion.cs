@@ -84,12 +84,20 @@ public static class TypePromotion
     public static (DType DType, bool Weak) ResultType(params (DType DType, bool Weak)[] types)
     {
         if (types.Length == 0) throw new InvalidArgumentError("ResultType needs at least one type");
-        var nodes = types.Select(t => ToNode(t.DType, t.Weak)).Distinct().ToArray();
-        if (nodes.Length == 1)
+        if (types.Length == 2 && types[0].DType == types[1].DType)
+            return (types[0].DType, types[0].DType != DType.Bool && types[0].Weak && types[1].Weak);
+        if (types.All(t => t.DType == types[0].DType))
         {
-            // A single weak type keeps the operand's own dtype (a weak f64 stays f64).
-            return types[0];
+            // One dtype: weak only when every operand is (a weak f64 stays f64); bool is never weak.
+            return (types[0].DType, types[0].DType != DType.Bool && types.All(t => t.Weak));
         }
+        if (types.All(t => t.Weak))
+        {
+            // As JAX: the bound of the strongly typed counterparts, weak (weak f64 + weak f32 -> weak f64).
+            var (sd, _) = ResultType(types.Select(t => (t.DType, false)).ToArray());
+            return (sd, sd != DType.Bool);
+        }
+        var nodes = types.Select(t => ToNode(t.DType, t.Weak)).Distinct().ToArray();
         HashSet<Node> common = new(Upper[(int)nodes[0]]);
         for (int i = 1; i < nodes.Length; i++) common.IntersectWith(Upper[(int)nodes[i]]);
         // The least upper bound is the common node whose upper set contains all other common nodes.

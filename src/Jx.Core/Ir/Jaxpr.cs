@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace Jx;
@@ -26,19 +25,9 @@ public sealed class Literal : Atom
         Value = value;
     }
 
-    public override string ToString()
-    {
-        var v = Value.Buffer!.GetDouble(0);
-        string s = Value.DType switch
-        {
-            DType.Bool => v != 0 ? "True" : "False",
-            DType.Float32 => Value.Buffer.Get<float>(0) is var f && float.IsFinite(f) && f == MathF.Floor(f) && Math.Abs(f) < 1e16
-                ? f.ToString("0.0", CultureInfo.InvariantCulture) : Value.Buffer.Get<float>(0).ToString("R", CultureInfo.InvariantCulture),
-            _ when Value.DType.IsFloating() => double.IsFinite(v) && v == Math.Floor(v) && Math.Abs(v) < 1e16 ? v.ToString("0.0", CultureInfo.InvariantCulture) : v.ToString("R", CultureInfo.InvariantCulture),
-            _ => v.ToString(CultureInfo.InvariantCulture),
-        };
-        return $"{s}:{Aval}";
-    }
+    /// <summary>As JAX prints it: the value as NumPy prints the scalar, then the type (<c>2.0:f32[]</c>, <c>1:i32[]</c>,
+    /// <c>True:bool[]</c>, <c>nan:f32[]</c>, <c>1e+20:f32[]</c>).</summary>
+    public override string ToString() => $"{TensorFormatter.FormatScalar(Value.DType, Value.Buffer!)}:{Aval}";
 
     internal bool SameValue(Literal o) => o.Aval == Aval && o.Value.Buffer!.GetDouble(0).Equals(Value.Buffer!.GetDouble(0));
 }
@@ -73,8 +62,11 @@ public sealed class Jaxpr : IEquatable<Jaxpr>
         OutVars = outVars;
     }
 
-    public Aval[] InAvals => InVars.Select(v => v.Aval).ToArray();
-    public Aval[] OutAvals => OutVars.Select(v => v.Aval).ToArray();
+    private Aval[]? _inAvals, _outAvals;
+    /// <summary>The input avals (computed once; do not modify the returned array).</summary>
+    public Aval[] InAvals => _inAvals ??= InVars.Select(v => v.Aval).ToArray();
+    /// <summary>The output avals (computed once; do not modify the returned array).</summary>
+    public Aval[] OutAvals => _outAvals ??= OutVars.Select(v => v.Aval).ToArray();
 
     public override string ToString() => JaxprPrinter.Print(this);
 
@@ -195,16 +187,15 @@ internal static class JaxprPrinter
         foreach (var e in j.Eqns)
         {
             var rhs = new StringBuilder(e.Primitive.Name);
-            var subJaxprs = e.Params.Where(kv => kv.Value is Jaxpr or ClosedJaxpr).ToList();
-            var plain = e.Params.Where(kv => kv.Value is not (Jaxpr or ClosedJaxpr)).ToList();
             if (e.Params.Count > 0)
             {
-                var parts = plain.Select(kv => $"{kv.Key}={Params.Format(kv.Value)}").ToList();
-                foreach (var kv in subJaxprs)
+                // Sorted by name, as JAX prints params.
+                var parts = e.Params.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value switch
                 {
-                    var sub = kv.Value is ClosedJaxpr cj ? cj.Jaxpr : (Jaxpr)kv.Value!;
-                    parts.Add($"{kv.Key}={Print(sub, indent + 4)}");
-                }
+                    ClosedJaxpr cj => $"{kv.Key}={Print(cj.Jaxpr, indent + 4)}",
+                    Jaxpr sub => $"{kv.Key}={Print(sub, indent + 4)}",
+                    var v => $"{kv.Key}={Params.Format(v)}",
+                });
                 rhs.Append('[').Append(string.Join(" ", parts)).Append(']');
             }
             foreach (var a in e.Inputs) rhs.Append(' ').Append(Atom(a));
@@ -213,8 +204,10 @@ internal static class JaxprPrinter
         }
         var outs = "(" + string.Join(", ", j.OutVars.Select(Atom)) + (j.OutVars.Count == 1 ? ",)" : ")");
         var head = $"{{ lambda {consts}; {ins}. let";
-        var oneLine = eqns.Count == 0 ? $"{head} in {outs} }}" : $"{head} {string.Join("; ", eqns)} in {outs} }}";
-        if (oneLine.Length <= 100 && !oneLine.Contains('\n')) return oneLine;
+        // JAX's layout: "let", a break, the equations joined by "; " breaks, a break, "in"; all on one line when that
+        // fits in 80 columns (the closing " }" aside), else one equation per line.
+        var oneLine = eqns.Count == 0 ? $"{head}  in {outs} }}" : $"{head} {string.Join("; ", eqns)} in {outs} }}";
+        if (oneLine.Length - 2 <= 80 - indent && !oneLine.Contains('\n')) return oneLine;
         var pad = new string(' ', indent);
         var sb = new StringBuilder(head).Append('\n');
         foreach (var e in eqns) sb.Append(pad).Append("    ").Append(e).Append('\n');

@@ -139,10 +139,38 @@ public static partial class Lax
     public static Tensor BroadcastedIota(DType dtype, Shape shape, int dimension) =>
         ShapeOps.Iota.Bind1([], Params.Of(("dtype", dtype), ("shape", shape), ("dimension", dimension), ("sharding", null)));
 
+    /// <summary>The slice of <paramref name="sliceSizes"/> at dynamic start indices. As jax.lax.dynamic_slice (with its
+    /// default allow_negative_indices=True), a negative start counts from the end of its dimension; then starts are
+    /// clamped so that the slice fits.</summary>
     public static Tensor DynamicSlice(Tensor x, Tensor[] startIndices, int[] sliceSizes) =>
-        ShapeOps.DynamicSlice.Bind1([x, .. startIndices], Params.Of(("slice_sizes", sliceSizes)));
+        ShapeOps.DynamicSlice.Bind1([x, .. NormalizeStarts(x.Shape, startIndices)], Params.Of(("slice_sizes", sliceSizes)));
+    /// <summary>x with <paramref name="update"/> written at dynamic start indices (negative ones count from the end;
+    /// starts are clamped so that the update fits), as jax.lax.dynamic_update_slice.</summary>
     public static Tensor DynamicUpdateSlice(Tensor x, Tensor update, Tensor[] startIndices) =>
-        ShapeOps.DynamicUpdateSlice.Bind1([x, update, .. startIndices], Params.Empty);
+        ShapeOps.DynamicUpdateSlice.Bind1([x, update, .. NormalizeStarts(x.Shape, startIndices)], Params.Empty);
+
+    /// <summary>Signed scalar start indices i &lt; 0 become i + dim (concrete ones at once, traced ones with a select).</summary>
+    private static Tensor[] NormalizeStarts(Shape shape, Tensor[] starts)
+    {
+        if (starts.Length != shape.Rank) return starts; // the primitive reports the mismatch
+        var r = new Tensor[starts.Length];
+        for (int i = 0; i < starts.Length; i++)
+        {
+            var s = starts[i];
+            r[i] = s;
+            if (s.Rank != 0 || !s.DType.IsSignedInteger()) continue;
+            if (s is not Tracer)
+            {
+                long v = s.Item<long>();
+                if (v < 0) r[i] = ConvertElementType(Tensor.Scalar(v + shape[i]), s.DType, s.WeakType);
+                continue;
+            }
+            var zero = ConvertElementType(Tensor.Scalar(0), s.DType, s.WeakType);
+            var dim = ConvertElementType(Tensor.Scalar(shape[i]), s.DType, s.WeakType);
+            r[i] = Select(Lt(s, zero), Add(s, dim), s);
+        }
+        return r;
+    }
 
     // ----- reductions -----
     public static Tensor ReduceSum(Tensor x, int[] axes) => axes.Length == 0 ? x : Reductions.ReduceSum.Bind1([x], Params.Of(("axes", axes), ("out_sharding", null)));

@@ -13,7 +13,16 @@ public static partial class Np
         var shape = Enumerable.Range(0, data.Rank).Select(data.GetLength).ToArray();
         var flat = KernelUtil.NewArray(dtype, data.Length);
         if (data.Rank == 1) System.Array.Copy(data, flat, data.Length);
-        else System.Buffer.BlockCopy(data, 0, flat, 0, data.Length * dtype.ItemSize());
+        else
+        {
+            // A multidimensional array is one row-major block; copy its bytes (Buffer.BlockCopy rejects Half and BFloat16).
+            int bytes = data.Length * dtype.ItemSize();
+            var src = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(data), bytes);
+            var dst = System.Runtime.InteropServices.MemoryMarshal.CreateSpan(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(flat), bytes);
+            src.CopyTo(dst);
+        }
         return Tensor.Own(flat, dtype, new Shape(shape));
     }
 
@@ -35,9 +44,9 @@ public static partial class Np
         {
             if (depth == shape.Count) { flat.Add(node!); return; }
             if (node is not Array arr || arr.Rank != 1)
-                throw new InvalidArgumentError($"ragged nested array: {path} is not an array at depth {depth}");
+                throw new InvalidArgumentError($"Np.Array: ragged nested array: {path} is not an array at depth {depth}");
             if (arr.Length != shape[depth])
-                throw new InvalidArgumentError($"ragged nested array: {path} has length {arr.Length}, expected {shape[depth]} like its first sibling; every row must have the same length");
+                throw new InvalidArgumentError($"Np.Array: ragged nested array: {path} has length {arr.Length}, expected {shape[depth]} like its first sibling; every row must have the same length");
             for (int i = 0; i < arr.Length; i++) Walk(arr.GetValue(i), depth + 1, $"{path}[{i}]");
         }
         Walk(data, 0, "data");
@@ -68,7 +77,8 @@ public static partial class Np
     public static Tensor Full(Shape shape, bool value) => Tensor.Splat(value, shape);
 
     /// <summary>A tensor of x's shape (and dtype, unless given) filled with value.</summary>
-    public static Tensor FullLike(Tensor x, double value, DType? dtype = null) => Lax.BroadcastInDim(Lax.ConvertElementType(Tensor.Scalar(value), dtype ?? x.DType), x.Shape, []);
+    public static Tensor FullLike(Tensor x, double value, DType? dtype = null) =>
+        Lax.BroadcastInDim(Lax.ConvertElementType(Tensor.Scalar(value), dtype ?? x.DType, dtype is null && x.WeakType), x.Shape, []);
     public static Tensor ZerosLike(Tensor x, DType? dtype = null) => FullLike(x, 0, dtype);
     public static Tensor OnesLike(Tensor x, DType? dtype = null) => FullLike(x, 1, dtype);
 

@@ -23,7 +23,10 @@ public static partial class Np
     }
 
     /// <summary>The NumPy broadcast shape of the given shapes, or a ShapeError naming them all.</summary>
-    public static Shape BroadcastShapes(params Shape[] shapes)
+    public static Shape BroadcastShapes(params Shape[] shapes) => BroadcastShapesFor(null, shapes);
+
+    /// <summary><see cref="BroadcastShapes"/> with the name of the operation that needs it, for the error message.</summary>
+    internal static Shape BroadcastShapesFor(string? op, params Shape[] shapes)
     {
         int rank = shapes.Max(s => s.Rank);
         var r = new int[rank];
@@ -37,7 +40,7 @@ public static partial class Np
                 int v = s[k];
                 if (v == 1) continue;
                 if (d != 1 && d != v)
-                    throw new ShapeError($"shapes {string.Join(", ", shapes.Select(x => x.ToString()))} cannot be broadcast together (dim {i} from the right: {d} vs {v})");
+                    throw new ShapeError($"{(op is null ? "" : op + " got ")}incompatible shapes for broadcasting: {string.Join(", ", shapes.Select(x => x.ToString()))} (axis {i - rank}: {d} vs {v})");
                 d = v;
             }
             r[i] = shapes.Any(s => i - (rank - s.Rank) >= 0 && s[i - (rank - s.Rank)] == 0) ? 0 : d;
@@ -60,18 +63,23 @@ public static partial class Np
         return Lax.BroadcastInDim(squeezed, shape, keep.Select(i => lead + i).ToArray());
     }
 
-    public static Tensor[] BroadcastArrays(params Tensor[] xs)
+    public static Tensor[] BroadcastArrays(params Tensor[] xs) => BroadcastArraysFor(null, xs);
+
+    internal static Tensor[] BroadcastArraysFor(string? op, params Tensor[] xs)
     {
-        var shape = BroadcastShapes(xs.Select(x => x.Shape).ToArray());
+        var shape = BroadcastShapesFor(op, xs.Select(x => x.Shape).ToArray());
         return xs.Select(x => BroadcastTo(x, shape)).ToArray();
     }
 
-    private static Tensor[] Prepare(params Tensor[] xs) => BroadcastArrays(PromoteDTypes(xs));
+    /// <summary>Promotes and broadcasts two operands; <paramref name="op"/> (the calling Np method) names the operation in errors.</summary>
+    private static Tensor[] Prepare(Tensor a, Tensor b, [System.Runtime.CompilerServices.CallerMemberName] string op = "") =>
+        BroadcastArraysFor("Np." + op, PromoteDTypes(a, b));
 
-    private static Tensor Binary(Func<Tensor, Tensor, Tensor> op, Tensor a, Tensor b)
+    private static Tensor Binary(Func<Tensor, Tensor, Tensor> f, Tensor a, Tensor b, [System.Runtime.CompilerServices.CallerMemberName] string op = "")
     {
-        var p = Prepare(a, b);
-        return op(p[0], p[1]);
+        if (a.DType == b.DType && a.WeakType == b.WeakType && a.Shape == b.Shape) return f(a, b);
+        var p = Prepare(a, b, op);
+        return f(p[0], p[1]);
     }
 
     private static Tensor FloatUnary(Func<Tensor, Tensor> op, Tensor x) => op(ToFloat(x));
@@ -80,9 +88,11 @@ public static partial class Np
     internal static Tensor ToFloat(Tensor x) => x.DType.IsFloating() ? x : Lax.ConvertElementType(x, DType.Float32, x.WeakType);
 
     // ----- arithmetic -----
-    public static Tensor Add(Tensor a, Tensor b) => Binary(Lax.Add, a, b);
+    /// <summary>a + b; on bools a logical or, as jnp.add.</summary>
+    public static Tensor Add(Tensor a, Tensor b) => Binary((x, y) => x.DType == DType.Bool ? Lax.Or(x, y) : Lax.Add(x, y), a, b);
     public static Tensor Subtract(Tensor a, Tensor b) => Binary(Lax.Sub, a, b);
-    public static Tensor Multiply(Tensor a, Tensor b) => Binary(Lax.Mul, a, b);
+    /// <summary>a * b; on bools a logical and, as jnp.multiply.</summary>
+    public static Tensor Multiply(Tensor a, Tensor b) => Binary((x, y) => x.DType == DType.Bool ? Lax.And(x, y) : Lax.Mul(x, y), a, b);
     /// <summary>True division: integers are promoted to float first, as jnp.divide does.</summary>
     public static Tensor Divide(Tensor a, Tensor b)
     {
@@ -90,26 +100,42 @@ public static partial class Np
         return p[0].DType.IsFloating() ? Lax.Div(p[0], p[1]) : Lax.Div(ToFloat(p[0]), ToFloat(p[1]));
     }
     public static Tensor TrueDivide(Tensor a, Tensor b) => Divide(a, b);
-    /// <summary>Floor division, rounding toward negative infinity.</summary>
+    /// <summary>Floor division, rounding toward negative infinity, as jnp.floor_divide: integers adjust the truncated
+    /// quotient where the signs differ (x // 0 is -2 for x != 0, -1 for 0, following lax.div's x / 0 = -1); unsigned
+    /// integers use lax.div; floats follow CPython's divmod, so <c>1.0 // 0.1 == 9.0</c>.</summary>
     public static Tensor FloorDivide(Tensor a, Tensor b)
     {
         var p = Prepare(a, b);
-        if (p[0].DType.IsFloating()) return Lax.Floor(Lax.Div(p[0], p[1]));
-        var q = Lax.Div(p[0], p[1]);
-        var r = Lax.Rem(p[0], p[1]);
-        var zero = Lax.ConvertElementType(Tensor.Scalar(0), p[0].DType);
-        var adjust = Lax.And(Lax.Ne(r, BroadcastTo(zero, r.Shape)), Lax.Ne(Lax.Lt(r, BroadcastTo(zero, r.Shape)), Lax.Lt(p[1], BroadcastTo(zero, r.Shape))));
-        return Lax.Select(adjust, Lax.Sub(q, BroadcastTo(Lax.ConvertElementType(Tensor.Scalar(1), q.DType), q.Shape)), q);
+        var (x, y) = (p[0], p[1]);
+        if (x.DType.IsUnsigned()) return Lax.Div(x, y);
+        if (x.DType.IsFloating())
+        {
+            var mod = Lax.Rem(x, y);
+            var div = Lax.Div(Lax.Sub(x, mod), y);
+            var ind = Lax.And(Lax.Ne(mod, ConstLike(0, mod)), Lax.Ne(Lax.Sign(y), Lax.Sign(mod)));
+            div = Lax.Select(ind, Lax.Sub(div, ConstLike(1, div)), div);
+            return Lax.Round(div, 0);
+        }
+        var q = Lax.Div(x, y);
+        var adjust = Lax.And(Lax.Ne(Lax.Sign(x), Lax.Sign(y)), Lax.Ne(Lax.Rem(x, y), ConstLike(0, x)));
+        return Lax.Select(adjust, Lax.Sub(q, ConstLike(1, q)), q);
     }
-    /// <summary>Python/NumPy remainder: the result has the divisor's sign (the C# % operator on tensors uses this).</summary>
+    /// <summary>Python/NumPy remainder: the result has the divisor's sign (the C# % operator on tensors uses this).
+    /// As jnp.remainder, an integer x % 0 is 0; a float x % 0 is NaN.</summary>
     public static Tensor Remainder(Tensor a, Tensor b)
     {
         var p = Prepare(a, b);
-        var r = Lax.Rem(p[0], p[1]);
-        var zero = BroadcastTo(Lax.ConvertElementType(Tensor.Scalar(0), r.DType), r.Shape);
-        var fix = Lax.And(Lax.Ne(r, zero), Lax.Ne(Lax.Lt(r, zero), Lax.Lt(p[1], zero)));
-        return Lax.Select(fix, Lax.Add(r, p[1]), r);
+        var (x, y) = (p[0], p[1]);
+        if (!y.DType.IsFloating()) y = Lax.Select(Lax.Eq(y, ConstLike(0, y)), ConstLike(1, y), y);
+        var r = Lax.Rem(x, y);
+        var zero = ConstLike(0, r);
+        var fix = Lax.And(Lax.Ne(r, zero), Lax.Ne(Lax.Lt(r, zero), Lax.Lt(y, zero)));
+        return Lax.Select(fix, Lax.Add(r, y), r);
     }
+
+    /// <summary>A constant of like's shape, dtype and weakness.</summary>
+    private static Tensor ConstLike(double value, Tensor like) =>
+        BroadcastTo(Lax.ConvertElementType(Tensor.Scalar(value), like.DType, like.WeakType), like.Shape);
     public static Tensor Mod(Tensor a, Tensor b) => Remainder(a, b);
     /// <summary>C-style remainder with the dividend's sign (lax.rem).</summary>
     public static Tensor Fmod(Tensor a, Tensor b) => Binary(Lax.Rem, a, b);
@@ -194,7 +220,7 @@ public static partial class Np
     public static Tensor Where(Tensor condition, Tensor x, Tensor y)
     {
         var p = PromoteDTypes(x, y);
-        var b = BroadcastArrays(AsBool(condition), p[0], p[1]);
+        var b = BroadcastArraysFor("Np.Where", AsBool(condition), p[0], p[1]);
         return Lax.Select(b[0], b[1], b[2]);
     }
 

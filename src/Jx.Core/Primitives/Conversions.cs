@@ -69,6 +69,7 @@ public static class Conversions
             return [KernelUtil.Wrap(arr, o[0], xs[1].Buffer!.Device)];
         });
 
+    /// <summary>clamp = min(max(x, lo), hi) with NaN-propagating max and min, as XLA: a NaN operand or bound gives NaN.</summary>
     private sealed class ClampFunc(Buffer lo, Buffer hi) : IArrayFunc<Array>
     {
         public Array Invoke<T>(T[] x) where T : unmanaged
@@ -83,14 +84,23 @@ public static class Conversions
                 var li = l[l.Length == 1 ? 0 : i];
                 var hi2 = h[h.Length == 1 ? 0 : i];
                 if (IsNaN(v)) { dst[i] = v; continue; }
+                if (IsNaN(li)) { dst[i] = li; continue; }
                 if (cmp.Compare(v, li) < 0) v = li;
+                if (IsNaN(hi2)) { dst[i] = hi2; continue; }
                 if (cmp.Compare(v, hi2) > 0) v = hi2;
                 dst[i] = v;
             }
             return dst;
         }
 
-        private static bool IsNaN<T>(T v) => v is float f ? float.IsNaN(f) : v is double d && double.IsNaN(d);
+        private static bool IsNaN<T>(T v) => v switch
+        {
+            float f => float.IsNaN(f),
+            double d => double.IsNaN(d),
+            Half h => Half.IsNaN(h),
+            BFloat16 b => float.IsNaN((float)b),
+            _ => false,
+        };
     }
 
     /// <summary>convert_element_type[new_dtype, weak_type]: float→int truncates toward zero and saturates (NaN→0),

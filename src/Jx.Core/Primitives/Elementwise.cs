@@ -34,6 +34,7 @@ public static class Elementwise
     {
         for (int i = 1; i < xs.Length; i++)
         {
+            if (xs[i].Shape == xs[0].Shape && xs[i].DType == xs[0].DType) continue;
             if (xs[i].Shape != xs[0].Shape)
                 throw new ShapeError($"'{op}' requires operands of equal shapes (jax.numpy broadcasts before lax ops), got {string.Join(" and ", xs.Select(x => x.Shape.ToString()))}");
             if (xs[i].DType != xs[0].DType)
@@ -41,17 +42,35 @@ public static class Elementwise
         }
     }
 
-    internal static bool AllWeak(Aval[] xs) => xs.All(x => x.Weak);
+    internal static bool AllWeak(Aval[] xs)
+    {
+        foreach (var x in xs) if (!x.Weak) return false;
+        return true;
+    }
 
-    private static Primitive Unary(string name, Kinds kinds, UnaryImpl impl) => new(
-        name, "elementwise",
-        (ins, p) => { Check(name, ins, 1); CheckKind(name, kinds, ins[0]); return [ins[0]]; },
-        (xs, p, o) => [ElementwiseEngine.Unary(PrimitiveRegistry.Get(name), xs[0], o[0], impl)]);
+    private static Primitive Unary(string name, Kinds kinds, UnaryImpl impl)
+    {
+        Primitive self = null!;
+        self = new(name, "elementwise",
+            (ins, p) => { Check(name, ins, 1); CheckKind(name, kinds, ins[0]); return [ins[0]]; },
+            (xs, p, o) => [ElementwiseEngine.Unary(self, xs[0], o[0], impl)]);
+        return self;
+    }
 
-    private static Primitive Binary(string name, Kinds kinds, BinaryImpl impl) => new(
-        name, "elementwise",
-        (ins, p) => { Check(name, ins, 2); CheckKind(name, kinds, ins[0]); CheckSame(name, ins); return [ins[0] with { Weak = AllWeak(ins) }]; },
-        (xs, p, o) => [ElementwiseEngine.Binary(PrimitiveRegistry.Get(name), xs[0], xs[1], o[0], impl)]);
+    private static Primitive Binary(string name, Kinds kinds, BinaryImpl impl)
+    {
+        Primitive self = null!;
+        self = new(name, "elementwise",
+            (ins, p) =>
+            {
+                Check(name, ins, 2);
+                CheckKind(name, kinds, ins[0]);
+                CheckSame(name, ins);
+                return [ins[0].Weak == ins[1].Weak ? ins[0] : ins[0] with { Weak = false }];
+            },
+            (xs, p, o) => [ElementwiseEngine.Binary(self, xs[0], xs[1], o[0], impl)]);
+        return self;
+    }
 
     private static Primitive Comparison(string name, ComparisonKind kind) => new(
         name, "elementwise",
@@ -92,9 +111,11 @@ public static class Elementwise
     public static readonly Primitive Ceil = Unary("ceil", Kinds.Float, Float((x, y) => TP.Ceiling(x, y), (x, y) => TP.Ceiling(x, y)));
     public static readonly Primitive Exp = Unary("exp", Kinds.Float, Float((x, y) => TP.Exp(x, y), (x, y) => TP.Exp(x, y)));
     public static readonly Primitive Exp2 = Unary("exp2", Kinds.Float, Float((x, y) => TP.Exp2(x, y), (x, y) => TP.Exp2(x, y)));
-    public static readonly Primitive Expm1 = Unary("expm1", Kinds.Float, Float((x, y) => TP.ExpM1(x, y), (x, y) => TP.ExpM1(x, y)));
+    // expm1 and log1p are computed per element in double, and sinh and tanh are corrected near 0 with their Taylor series:
+    // TensorPrimitives' versions lose all relative precision there (ExpM1(0f) is 1.19e-7, Tanh(1e-30) is -6e-8).
+    public static readonly Primitive Expm1 = Unary("expm1", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Expm1));
     public static readonly Primitive Log = Unary("log", Kinds.Float, Float((x, y) => TP.Log(x, y), (x, y) => TP.Log(x, y)));
-    public static readonly Primitive Log1p = Unary("log1p", Kinds.Float, Float((x, y) => TP.LogP1(x, y), (x, y) => TP.LogP1(x, y)));
+    public static readonly Primitive Log1p = Unary("log1p", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Log1p));
     public static readonly Primitive Sqrt = Unary("sqrt", Kinds.Float, Float((x, y) => TP.Sqrt(x, y), (x, y) => TP.Sqrt(x, y)));
     public static readonly Primitive Rsqrt = Unary("rsqrt", Kinds.Float, Float((x, y) => TP.ReciprocalSqrt(x, y), (x, y) => TP.ReciprocalSqrt(x, y)));
     public static readonly Primitive Cbrt = Unary("cbrt", Kinds.Float, Float((x, y) => TP.Cbrt(x, y), (x, y) => TP.Cbrt(x, y)));
@@ -104,9 +125,13 @@ public static class Elementwise
     public static readonly Primitive Asin = Unary("asin", Kinds.Float, Float((x, y) => TP.Asin(x, y), (x, y) => TP.Asin(x, y)));
     public static readonly Primitive Acos = Unary("acos", Kinds.Float, Float((x, y) => TP.Acos(x, y), (x, y) => TP.Acos(x, y)));
     public static readonly Primitive Atan = Unary("atan", Kinds.Float, Float((x, y) => TP.Atan(x, y), (x, y) => TP.Atan(x, y)));
-    public static readonly Primitive Sinh = Unary("sinh", Kinds.Float, Float((x, y) => TP.Sinh(x, y), (x, y) => TP.Sinh(x, y)));
+    public static readonly Primitive Sinh = Unary("sinh", Kinds.Float, Float(
+        (x, y) => { TP.Sinh(x, y); for (int i = 0; i < x.Length; i++) if (MathF.Abs(x[i]) < 0.0625f) { float a = x[i], a2 = a * a; y[i] = a + a * a2 * (1f / 6 + a2 * (1f / 120 + a2 / 5040)); } },
+        (x, y) => { TP.Sinh(x, y); for (int i = 0; i < x.Length; i++) if (Math.Abs(x[i]) < 0.01) { double a = x[i], a2 = a * a; y[i] = a + a * a2 * (1.0 / 6 + a2 * (1.0 / 120 + a2 * (1.0 / 5040 + a2 / 362880))); } }));
     public static readonly Primitive Cosh = Unary("cosh", Kinds.Float, Float((x, y) => TP.Cosh(x, y), (x, y) => TP.Cosh(x, y)));
-    public static readonly Primitive Tanh = Unary("tanh", Kinds.Float, Float((x, y) => TP.Tanh(x, y), (x, y) => TP.Tanh(x, y)));
+    public static readonly Primitive Tanh = Unary("tanh", Kinds.Float, Float(
+        (x, y) => { TP.Tanh(x, y); for (int i = 0; i < x.Length; i++) if (MathF.Abs(x[i]) < 0.0625f) { float a = x[i], a2 = a * a; y[i] = a * (1f + a2 * (-1f / 3 + a2 * (2f / 15 + a2 * (-17f / 315)))); } },
+        (x, y) => { TP.Tanh(x, y); for (int i = 0; i < x.Length; i++) if (Math.Abs(x[i]) < 0.01) { double a = x[i], a2 = a * a; y[i] = a * (1 + a2 * (-1.0 / 3 + a2 * (2.0 / 15 + a2 * (-17.0 / 315 + a2 * (62.0 / 2835))))); } }));
     public static readonly Primitive Asinh = Unary("asinh", Kinds.Float, Float((x, y) => TP.Asinh(x, y), (x, y) => TP.Asinh(x, y)));
     public static readonly Primitive Acosh = Unary("acosh", Kinds.Float, Float((x, y) => TP.Acosh(x, y), (x, y) => TP.Acosh(x, y)));
     public static readonly Primitive Atanh = Unary("atanh", Kinds.Float, Float((x, y) => TP.Atanh(x, y), (x, y) => TP.Atanh(x, y)));
@@ -147,7 +172,7 @@ public static class Elementwise
             var d = xs[0].DType == DType.Float64 ? xs[0].Buffer!.Array<double>() : ElementwiseEngine.ToFloat(xs[0].Buffer!).Select(f => (double)f).ToArray();
             var r = new bool[d.Length];
             for (int i = 0; i < d.Length; i++) r[i] = double.IsFinite(d[i]);
-            return [KernelUtil.Wrap(r, o[0])];
+            return [KernelUtil.Wrap(r, o[0], xs[0].Buffer!.Device)];
         });
 
     /// <summary>integer_pow[y]: x raised to a static integer power (negative powers for floats).</summary>

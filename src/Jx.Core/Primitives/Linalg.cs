@@ -95,7 +95,7 @@ public static class Linalg
                             double av = a[(bi * M + i) * K + kk];
                             for (int j = 0; j < N; j++) c[(bi * M + i) * N + j] += av * b[(bi * K + kk) * N + j];
                         }
-                var ct = Tensor.Own(c, DType.Float64, o.Shape);
+                var ct = Tensor.Own(c, DType.Float64, o.Shape, l.Buffer!.Device);
                 return Conversions.Convert(ct, o);
             }
         }

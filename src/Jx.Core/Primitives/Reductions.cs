@@ -3,7 +3,8 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Jx;
 
-internal enum ReduceKind { Sum, Max, Min, Prod, And, Or }
+/// <summary>The combining operation of a reduction.</summary>
+public enum ReduceKind { Sum, Max, Min, Prod, And, Or }
 
 /// <summary>Reduction primitives: reduce_sum / max / min / prod / and / or over a set of axes, argmax / argmin, and the
 /// cumulative scans cumsum / cumprod / cummax / cummin.</summary>
@@ -198,7 +199,7 @@ public static class Reductions
                         }
                     res[a * inner + i] = best;
                 }
-            return [Conversions.Convert(Tensor.Own(res, DType.Float64, o[0].Shape), o[0])];
+            return [Conversions.Convert(Tensor.Own(res, DType.Float64, o[0].Shape, xs[0].Buffer!.Device), o[0])];
         });
 
     /// <summary>argmax[axes=(axis,), index_dtype]: index of the first maximum (a NaN counts as the maximum).</summary>

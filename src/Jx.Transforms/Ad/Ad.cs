@@ -135,7 +135,9 @@ internal static class RuleLoader
             LinalgRules.Register();
             MiscRules.Register();
             SortingRules.Register();
+            Pjit.RegisterRules();
             ConvolutionRules.Register();
+            ControlFlowRules.Register();
             BatchingRules.Register();
             _loaded = true;
         }

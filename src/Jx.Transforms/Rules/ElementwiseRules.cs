@@ -89,13 +89,9 @@ internal static class ElementwiseRules
         Ad.DefJvpPartials(Elementwise.Rem,
             (g, ans, x, p) => g,
             (g, ans, x, p) => Lax.Neg(Lax.Mul(g, Lax.Mul(Lax.Sign(Lax.Div(x[0], x[1])), Lax.Floor(Lax.Abs(Lax.Div(x[0], x[1])))))));
+        // pow: d/dx = y·x^(y−1) for float exponents (as JAX); d/dy = log(x)·x^y with log(0) replaced by 0.
         Ad.DefJvpPartials(Elementwise.Pow,
-            (g, ans, x, p) =>
-            {
-                var y = x[1];
-                var ym1 = Lax.Select(Lax.Eq(y, F(y, 0)), F(y, 1), Lax.Sub(y, F(y, 1)));
-                return Lax.Mul(g, Lax.Mul(y, Lax.Pow(x[0], ym1)));
-            },
+            (g, ans, x, p) => Lax.Mul(g, Lax.Mul(x[1], Lax.Pow(x[0], Lax.Sub(x[1], F(x[1], 1))))),
             (g, ans, x, p) =>
             {
                 var safe = Lax.Select(Lax.Eq(x[0], F(x[0], 0)), F(x[0], 1), x[0]);

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Jx;
+using static Jx.Transforms;
+using Random = Jx.Random;
+
+namespace Jx.Benchmarks;
+
+/// <summary>The Jit workloads (`--jit`): W1/W2/W3 jitted against the hand-fused loops and eager BLAS, W4 (the MLP
+/// training step) and W5 (per-example gradients) against PyTorch's eager peer from the same run, W6 (time to the first
+/// result in fresh processes, with an empty and with a warm disk cache) and the dispatch cost of a cached call.
+/// Every result is checked before it is timed.</summary>
+internal static class JitSuite
+{
+    private sealed record Mlp(Tensor W1, Tensor B1, Tensor W2, Tensor B2, Tensor W3, Tensor B3);
+
+    private static (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) Init()
+    {
+        var k = Random.Split(Random.Key(0), 3);
+        return (Random.Normal(k[0], [784, 512]) * (1f / 28f), Np.Zeros([512]), Random.Normal(k[1], [512, 512]) * (1f / 22.6f), Np.Zeros([512]),
+                Random.Normal(k[2], [512, 10]) * (1f / 22.6f), Np.Zeros([10]));
+    }
+
+    private static Tensor Loss((Tensor W1, Tensor B1, Tensor W2, Tensor B2, Tensor W3, Tensor B3) p, Tensor x, Tensor y)
+    {
+        var h1 = Nn.Relu(x.Matmul(p.W1) + p.B1);
+        var h2 = Nn.Relu(h1.Matmul(p.W2) + p.B2);
+        return Nn.SoftmaxCrossEntropyWithIntegerLabels(h2.Matmul(p.W3) + p.B3, y).Mean();
+    }
+
+    private static Func<((Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) P, (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) M, (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) V, Tensor T), Tensor, Tensor,
+        (((Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor), Tensor)> MakeStep()
+    {
+        var vg = ValueAndGrad<(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor, Tensor>(Loss);
+        const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f;
+        return (s, x, y) =>
+        {
+            var (p, m, v, t) = s;
+            var (loss, g) = vg(p, x, y);
+            var t1 = t + 1f;
+            var m2 = Tree.Map((mi, gi) => b1 * mi + (1 - b1) * gi, m, g);
+            var v2 = Tree.Map((vi, gi) => b2 * vi + (1 - b2) * gi * gi, v, g);
+            var c1 = 1f - Np.Power(Tensor.Scalar(b1), t1);
+            var c2 = 1f - Np.Power(Tensor.Scalar(b2), t1);
+            var p2 = Tree.Map((pi, mi, vi) => pi - lr * (mi / c1) / (Np.Sqrt(vi / c2) + 1e-8f), p, m2, v2);
+            return ((p2, m2, v2, t1), loss);
+        };
+    }
+
+    private static double Median(Action a, int reps)
+    {
+        a();
+        var ts = new List<double>();
+        for (int i = 0; i < reps; i++) { var sw = Stopwatch.StartNew(); a(); ts.Add(sw.Elapsed.TotalMilliseconds); }
+        ts.Sort();
+        return ts[reps / 2];
+    }
+
+    public static int Run(string[] args)
+    {
+        if (args.Length >= 2 && args[0] == "--w6-child") return W6Child();
+        bool quick = args.Contains("--quick");
+        int reps = quick ? 5 : 15;
+        int threads = Environment.ProcessorCount;
+        var rows = new List<(string Id, string What, double Jx, string Ref, double? RefMs, string Unit)>();
+        Console.WriteLine($"Jx Jit benchmarks ({threads} threads, {Gemm.Backend})");
+
+        // W1
+        var xs = Data.Normal(Sizes.W1, 1);
+        var x = Tensor.FromArray(xs);
+        var gelu = Jit((Tensor v) => 0.5f * v * (1f + Np.Tanh(0.79788456f * (v + 0.044715f * v * v * v))));
+        var y = gelu(x).ToArray<float>();
+        var want = new float[xs.Length];
+        HandWritten.GeluFused(xs, want, threads);
+        var ok1 = Check.AllClose("W1", y, want, 1e-5, 1e-6);
+        if (!ok1.Ok) { Console.WriteLine($"W1 WRONG: {ok1.Detail}"); return 1; }
+        var w1 = Median(() => gelu(x), reps);
+        var w1ref = Median(() => HandWritten.GeluFused(xs, want, threads), reps);
+        rows.Add(("W1", "tanh-GELU 16M f32, Jit (1 kernel)", w1, "hand-fused Vector512 C#", w1ref, "ms"));
+
+        // W2
+        var ms = Data.Normal(4096 * 4096, 2);
+        var m = Tensor.FromArray(ms, new Shape(4096, 4096));
+        var lse = Jit((Tensor t) => Nn.LogSumExp(t, [1]));
+        var got2 = lse(m).ToArray<float>();
+        var want2 = new float[4096];
+        HandWritten.LogSumExpRows(ms, 4096, 4096, want2, threads);
+        var ok2 = Check.AllClose("W2", got2, want2, 1e-5, 1e-5);
+        if (!ok2.Ok) { Console.WriteLine($"W2 WRONG: {ok2.Detail}"); return 1; }
+        var w2 = Median(() => lse(m), reps);
+        var w2ref = Median(() => HandWritten.LogSumExpRows(ms, 4096, 4096, want2, threads), reps);
+        rows.Add(("W2", $"row LogSumExp 4096², Jit ({lse.Lower(m).KernelCount} kernels)", w2, "hand-fused Vector512 C#", w2ref, "ms"));
+
+        // W3
+        var a = Tensor.FromArray(Data.Normal(2048 * 2048, 3), new Shape(2048, 2048));
+        var b = Tensor.FromArray(Data.Normal(2048 * 2048, 4), new Shape(2048, 2048));
+        var mm = Jit((Tensor p, Tensor q) => Np.Matmul(p, q));
+        if (!Np.AllClose(mm(a, b)[..4], Np.Matmul(a[..4], b), 1e-4, 1e-3)) { Console.WriteLine("W3 WRONG"); return 1; }
+        var w3 = Median(() => mm(a, b), quick ? 3 : 7);
+        var w3ref = Median(() => Np.Matmul(a, b), quick ? 3 : 7);
+        rows.Add(("W3", "matmul 2048³ f32, Jit", w3, "eager Np.Matmul (same BLAS)", w3ref, "ms"));
+
+        // W4 and W5
+        var torch = TorchPeer.Run(null, Program.RepoRoot(), threads, quick: true);
+        var p0 = Init();
+        var z = Tree.Map(t => Np.ZerosLike(t), p0);
+        var xb = Random.Normal(Random.Key(7), [256, 784]);
+        var yb = Random.Randint(Random.Key(8), [256], 0, 10);
+        var step = Jit(MakeStep());
+        var (s1, l1) = step((p0, z, z, Tensor.Scalar(0f)), xb, yb);
+        var eagerLoss = Loss(p0, xb, yb).Item<float>();
+        if (Math.Abs(l1.Item<float>() - eagerLoss) > 1e-4 * Math.Abs(eagerLoss) + 1e-5) { Console.WriteLine("W4 WRONG"); return 1; }
+        var cur = s1;
+        var w4 = Median(() => { var (n, l) = step(cur, xb, yb); cur = n; l.Item<float>(); }, quick ? 9 : 25);
+        rows.Add(("W4", $"MLP 784-512-512-10 b256 train step, Jit ({step.Lower((p0, z, z, Tensor.Scalar(0f)), xb, yb).KernelCount} kernels)", w4, "PyTorch eager step", torch.Median("W4"), "ms"));
+        var eagerVag = ValueAndGrad<(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor, Tensor>(Loss);
+        var w4fwd = Median(() => Loss(p0, xb, yb).Item<float>(), quick ? 5 : 11);
+        var w4vag = Median(() => eagerVag(p0, xb, yb).Item1.Item<float>(), quick ? 5 : 11);
+        rows.Add(("W4-AD", "eager ValueAndGrad of W4's loss", w4vag, "eager forward of the same loss", w4fwd, "ms"));
+
+        var perEx = Vmap(Grad<(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor, Tensor>((pp, xi, yi) => Loss(pp, xi[TensorIndex.NewAxis], yi[TensorIndex.NewAxis])), inAxes: [null, 0, 0]);
+        var g5 = perEx(p0, xb, yb);
+        var g0 = Grad<(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor, Tensor>(Loss)(p0, xb[..1], yb[..1]);
+        if (!Np.AllClose(g5.Item1[0], g0.Item1, 1e-4, 1e-5)) { Console.WriteLine("W5 WRONG"); return 1; }
+        var w5 = Median(() => perEx(p0, xb, yb).Item6.Ravel()[0].Item<float>(), quick ? 3 : 7);
+        rows.Add(("W5", "per-example grads b256, eager Vmap(Grad)", w5, "functorch vmap(grad)", torch.Median("W5"), "ms"));
+        var perExJit = Jit(perEx);
+        perExJit(p0, xb, yb);
+        var w5j = Median(() => perExJit(p0, xb, yb).Item6.Ravel()[0].Item<float>(), quick ? 3 : 7);
+        rows.Add(("W5-jit", "per-example grads b256, Jit(Vmap(Grad))", w5j, "functorch vmap(grad)", torch.Median("W5"), "ms"));
+
+        // Dispatch of a cached jitted call with small inputs.
+        var small = Jit((Tensor t) => t + 1f);
+        var one = Tensor.Scalar(1f);
+        for (int i = 0; i < 5000; i++) small(one);
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < 20000; i++) small(one);
+        double us = sw.Elapsed.TotalMilliseconds * 1000 / 20000;
+        long bytes = (GC.GetAllocatedBytesForCurrentThread() - alloc0) / 20000;
+        rows.Add(("dispatch", $"cached jitted call, 1-element input ({bytes} B allocated/call)", us, "", null, "µs"));
+
+        // W6: fresh processes, empty then warm disk cache.
+        var dir = Path.Combine(Path.GetTempPath(), "jx-w6-" + Guid.NewGuid().ToString("N"));
+        double cold = W6Process(dir), warm = W6Process(dir);
+        rows.Add(("W6-cold", "first W4 step result, fresh process, empty disk cache", cold, "JAX first call (GPU only)", null, "ms"));
+        rows.Add(("W6-warm", "first W4 step result, fresh process, warm disk cache", warm, "", null, "ms"));
+
+        Console.WriteLine();
+        Console.WriteLine($"{"workload",-9} {"Jx",10} {"reference",10} {"ratio",7}  what / reference");
+        foreach (var r in rows)
+            Console.WriteLine($"{r.Id,-9} {r.Jx,8:0.00}{r.Unit,2} {(r.RefMs is double d ? $"{d,8:0.00}{r.Unit,2}" : "       n/a"),10} {(r.RefMs is double d2 ? $"{r.Jx / d2,6:0.00}x" : "      -"),7}  {r.What} / {r.Ref}");
+        var outDir = Path.Combine(Program.RepoRoot() ?? ".", "benchmarks", "results");
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "jit.json"), JsonSerializer.Serialize(rows.Select(r => new { r.Id, r.What, r.Jx, r.Ref, r.RefMs, r.Unit })));
+        return 0;
+    }
+
+    private static double W6Process(string cacheDir)
+    {
+        var self = Environment.ProcessPath!;
+        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(JitSuite).Assembly.Location);
+        psi.ArgumentList.Add("--jit");
+        psi.ArgumentList.Add("--w6-child");
+        psi.ArgumentList.Add(cacheDir);
+        psi.Environment["JX_CACHE_DIR"] = cacheDir;
+        psi.Environment["JX_BENCH_CHILD"] = "1";
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("W6 "));
+        return line is null ? double.NaN : double.Parse(line[3..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>In a fresh process: the time from process start to the first result of W4's jitted step.</summary>
+    private static int W6Child()
+    {
+        var p0 = Init();
+        var z = Tree.Map(t => Np.ZerosLike(t), p0);
+        var xb = Random.Normal(Random.Key(7), [256, 784]);
+        var yb = Random.Randint(Random.Key(8), [256], 0, 10);
+        var step = Jit(MakeStep());
+        var (_, loss) = step((p0, z, z, Tensor.Scalar(0f)), xb, yb);
+        loss.Item<float>();
+        var elapsed = DateTime.Now - Process.GetCurrentProcess().StartTime;
+        Console.WriteLine(FormattableString.Invariant($"W6 {elapsed.TotalMilliseconds:0.0}"));
+        return 0;
+    }
+}

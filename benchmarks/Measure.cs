@@ -1,0 +1,60 @@
+using System.Diagnostics;
+
+namespace Jx.Benchmarks;
+
+/// <summary>Median and spread of repeated timings of one workload, in milliseconds per run.</summary>
+internal sealed record Stats(double MedianMs, double MinMs, double MaxMs, int Reps)
+{
+    /// <summary>Warm-up time at least this long, so that the JIT's tiered compilation (which promotes hot methods
+    /// after a ~100 ms quiet period) has finished before timing starts.</summary>
+    public static double MinWarmupMs { get; set; } = 300;
+
+    /// <summary>Times <paramref name="run"/> <paramref name="reps"/> times after at least <paramref name="warmup"/>
+    /// untimed runs (more until <see cref="MinWarmupMs"/> has passed). A full GC runs before the first timed run
+    /// only, so collections the workload itself causes are counted.</summary>
+    public static Stats Of(Action run, int warmup, int reps)
+    {
+        long w0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmup || Stopwatch.GetElapsedTime(w0).TotalMilliseconds < MinWarmupMs; i++) run();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var times = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            run();
+            times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return new Stats(times[reps / 2], times[0], times[^1], reps);
+    }
+
+    /// <summary>The same numbers divided by <paramref name="k"/> (e.g. per op of a batch of ops).</summary>
+    public Stats Per(double k) => new(MedianMs / k, MinMs / k, MaxMs / k, Reps);
+}
+
+/// <summary>Deterministic test data (standard normal float32, like torch.randn).</summary>
+internal static class Data
+{
+    public static float[] Normal(int n, int seed)
+    {
+        var r = new float[n];
+        int chunks = 16;
+        int per = (n + chunks - 1) / chunks;
+        Parallel.For(0, chunks, c =>
+        {
+            var rng = new System.Random(seed * 7919 + c);
+            int s = c * per, e = Math.Min(n, s + per);
+            for (int i = s; i < e; i += 2)
+            {
+                // Box-Muller: two normals from two uniforms.
+                double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+                double rad = Math.Sqrt(-2.0 * Math.Log(u1));
+                r[i] = (float)(rad * Math.Cos(2 * Math.PI * u2));
+                if (i + 1 < e) r[i + 1] = (float)(rad * Math.Sin(2 * Math.PI * u2));
+            }
+        });
+        return r;
+    }
+}

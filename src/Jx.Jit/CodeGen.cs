@@ -1,0 +1,534 @@
+using System.Globalization;
+using System.Text;
+
+namespace Jx;
+
+/// <summary>Turns a <see cref="Kernel"/> into C# source: a loop over the kernel's (collapsed) loop space whose inner
+/// dimension runs over Vector512 lanes with a scalar tail when every operation has a vector form, and scalar code
+/// otherwise. Reductions vectorize over the reduced dimension or over the kept inner dimension, whichever is
+/// contiguous. The generated method is <c>Run(nint[] pointers, long start, long end)</c> over a range of outputs.</summary>
+internal static class CodeGen
+{
+    private static readonly HashSet<string> ScalarOps =
+    [
+        "neg", "abs", "sign", "floor", "ceil", "round", "exp", "exp2", "expm1", "log", "log1p", "sqrt", "rsqrt", "cbrt", "sin", "cos", "tan",
+        "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "erf", "erfc", "erf_inv", "lgamma", "digamma",
+        "is_finite", "not", "square", "integer_pow", "add", "sub", "mul", "div", "rem", "pow", "max", "min", "atan2", "nextafter", "and", "or",
+        "xor", "shift_left", "shift_right_logical", "shift_right_arithmetic", "eq", "ne", "lt", "le", "gt", "ge", "select_n", "clamp",
+        "convert_element_type",
+    ];
+
+    private static readonly HashSet<string> VectorOps =
+    [
+        "neg", "abs", "floor", "ceil", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "logistic", "square", "integer_pow", "add", "sub",
+        "mul", "div", "max", "min", "and", "or", "xor", "not", "eq", "ne", "lt", "le", "gt", "ge", "select_n", "clamp", "convert_element_type",
+        "is_finite",
+    ];
+
+    public static bool Supports(string op) => ScalarOps.Contains(op);
+
+    public static Expr MakeOp(Eqn e, Expr[] args)
+    {
+        var name = e.Primitive.Name;
+        int param = name switch { "integer_pow" => e.Params.Int("y"), "round" => e.Params.Int("rounding_method"), _ => 0 };
+        return new OpExpr(name, args, e.Outputs[0].Aval.DType, param);
+    }
+
+    internal static string Storage(DType d) => d switch
+    {
+        DType.Float32 => "float", DType.Float64 => "double", DType.Int32 => "int", DType.Int64 => "long", DType.UInt32 => "uint",
+        DType.Bool => "bool", DType.Float16 => "Half", DType.BFloat16 => "Jx.BFloat16", _ => throw new InvalidOperationException(),
+    };
+
+    internal static string Compute(DType d) => d.IsHalf() ? "float" : Storage(d);
+    private static string M(DType d) => Compute(d) == "float" ? "MathF" : "Math";
+
+    private static string Lit(double v, DType d)
+    {
+        string c = Compute(d);
+        if (d == DType.Bool) return v != 0 ? "true" : "false";
+        if (c == "float")
+        {
+            if (double.IsNaN(v)) return "float.NaN";
+            if (double.IsPositiveInfinity(v)) return "float.PositiveInfinity";
+            if (double.IsNegativeInfinity(v)) return "float.NegativeInfinity";
+            return ((float)v).ToString("R", CultureInfo.InvariantCulture) + "f";
+        }
+        if (c == "double")
+        {
+            if (double.IsNaN(v)) return "double.NaN";
+            if (double.IsPositiveInfinity(v)) return "double.PositiveInfinity";
+            if (double.IsNegativeInfinity(v)) return "double.NegativeInfinity";
+            return v.ToString("R", CultureInfo.InvariantCulture) + "d";
+        }
+        return c switch { "int" => $"{(int)v}", "long" => $"{(long)v}L", "uint" => $"{(uint)v}u", _ => v.ToString(CultureInfo.InvariantCulture) };
+    }
+
+    // ---------------- expression emission ----------------
+
+    private sealed class Emitter(StringBuilder sb, bool vector, DType vt, Func<View, string> read, string indent)
+    {
+        private readonly Dictionary<Expr, string> _memo = [];
+        private int _n;
+
+        public string Emit(Expr e)
+        {
+            if (_memo.TryGetValue(e, out var name)) return name;
+            string code = e switch
+            {
+                InputExpr i => read(i.View),
+                ConstExpr c => vector
+                    ? (c.DType == DType.Bool ? $"({(c.Value != 0 ? $"Vector512<{Compute(vt)}>.AllBitsSet" : $"Vector512<{Compute(vt)}>.Zero")})" : $"Vector512.Create({Lit(c.Value, vt)})")
+                    : c.Exact is long exact ? (c.DType == DType.Int64 ? $"{exact}L" : Lit(exact, c.DType))
+                    : c.DType.IsHalf() ? $"(float)({(c.DType == DType.Float16 ? "Half" : "Jx.BFloat16")})({Lit(c.Value, DType.Float32)})" : Lit(c.Value, c.DType),
+                OpExpr o => vector ? VectorOp(o, o.Args.Select(Emit).ToArray()) : RoundHalf(o, ScalarOp(o, o.Args.Select(Emit).ToArray())),
+                _ => throw new InvalidOperationException(),
+            };
+            name = $"t{_n++}";
+            sb.Append(indent).Append("var ").Append(name).Append(" = ").Append(code).Append(";\n");
+            _memo[e] = name;
+            return name;
+        }
+
+        /// <summary>Half-precision values are computed in float32 and rounded to their type after every operation, as the
+        /// eager kernels do (a conversion from float64 rounds once, directly).</summary>
+        private static string RoundHalf(OpExpr o, string code)
+        {
+            if (!o.DType.IsHalf()) return code;
+            bool fromDouble = o.Op == "convert_element_type" && o.Args[0].DType == DType.Float64;
+            string inner = fromDouble ? code.Replace("JitRuntime.ToF32(", "JitRuntime.ToF64(") : code;
+            return o.DType == DType.Float16
+                ? $"(float)(Half)({inner})"
+                : fromDouble ? $"(float)JitRuntime.ToBF16({inner})" : $"(float)(Jx.BFloat16)({inner})";
+        }
+
+        private string ScalarOp(OpExpr o, string[] a)
+        {
+            var t = o.DType;
+            var at = o.Args.Length > 0 ? o.Args[0].DType : t;
+            string m = M(at.IsFloating() ? at : DType.Float64);
+            string ct = Compute(t);
+            bool intType = at.IsInteger();
+            switch (o.Op)
+            {
+                case "neg": return at == DType.UInt32 ? $"unchecked(0u - {a[0]})" : intType ? $"unchecked(-{a[0]})" : $"(-{a[0]})";
+                case "abs": return $"JitRuntime.Abs({a[0]})";
+                case "sign": return $"JitRuntime.Sign({a[0]})";
+                case "floor": return $"{m}.Floor({a[0]})";
+                case "ceil": return $"{m}.Ceiling({a[0]})";
+                case "round": return $"JitRuntime.Round({a[0]}, {o.Param})";
+                case "exp": return $"{m}.Exp({a[0]})";
+                case "exp2": return $"{ct}.Exp2({a[0]})";
+                case "expm1": return $"({ct})SpecialFunctions.Expm1({a[0]})";
+                case "log": return $"{m}.Log({a[0]})";
+                case "log1p": return $"({ct})SpecialFunctions.Log1p({a[0]})";
+                case "sqrt": return $"{m}.Sqrt({a[0]})";
+                case "rsqrt": return $"({Lit(1, t)} / {m}.Sqrt({a[0]}))";
+                case "cbrt": return $"{m}.Cbrt({a[0]})";
+                case "sin": case "cos": case "tan": case "asin": case "acos": case "atan": case "sinh": case "cosh": case "tanh": case "asinh": case "acosh": case "atanh":
+                    return $"{m}.{char.ToUpperInvariant(o.Op[0])}{o.Op[1..]}({a[0]})";
+                case "logistic": return $"JitRuntime.Logistic({a[0]})";
+                case "erf": return $"({ct})SpecialFunctions.Erf({a[0]})";
+                case "erfc": return $"({ct})SpecialFunctions.Erfc({a[0]})";
+                case "erf_inv": return $"({ct})SpecialFunctions.ErfInv({a[0]})";
+                case "lgamma": return $"({ct})SpecialFunctions.LGamma({a[0]})";
+                case "digamma": return $"({ct})SpecialFunctions.Digamma({a[0]})";
+                case "is_finite": return $"{Compute(at)}.IsFinite({a[0]})";
+                case "not": return at == DType.Bool ? $"(!{a[0]})" : $"(~{a[0]})";
+                case "square": return intType ? $"unchecked({a[0]} * {a[0]})" : $"({a[0]} * {a[0]})";
+                case "integer_pow": return $"JitRuntime.IPow({a[0]}, {o.Param})";
+                case "add": return intType ? $"unchecked({a[0]} + {a[1]})" : $"({a[0]} + {a[1]})";
+                case "sub": return intType ? $"unchecked({a[0]} - {a[1]})" : $"({a[0]} - {a[1]})";
+                case "mul": return intType ? $"unchecked({a[0]} * {a[1]})" : $"({a[0]} * {a[1]})";
+                case "div": return $"JitRuntime.Div({a[0]}, {a[1]})";
+                case "rem": return $"JitRuntime.Rem({a[0]}, {a[1]})";
+                case "pow": return $"{m}.Pow({a[0]}, {a[1]})";
+                case "max": return $"JitRuntime.Max({a[0]}, {a[1]})";
+                case "min": return $"JitRuntime.Min({a[0]}, {a[1]})";
+                case "atan2": return $"{m}.Atan2({a[0]}, {a[1]})";
+                case "nextafter": return $"JitRuntime.NextAfter({a[0]}, {a[1]})";
+                case "and": return $"({a[0]} & {a[1]})";
+                case "or": return $"({a[0]} | {a[1]})";
+                case "xor": return $"({a[0]} ^ {a[1]})";
+                case "shift_left": return $"JitRuntime.ShiftLeft({a[0]}, {a[1]})";
+                case "shift_right_logical": return $"JitRuntime.ShiftRightLogical({a[0]}, {a[1]})";
+                case "shift_right_arithmetic": return $"JitRuntime.ShiftRightArithmetic({a[0]}, {a[1]})";
+                case "eq": return $"({a[0]} == {a[1]})";
+                case "ne": return $"({a[0]} != {a[1]})";
+                case "lt": return at == DType.Bool ? $"(!{a[0]} & {a[1]})" : $"({a[0]} < {a[1]})";
+                case "le": return at == DType.Bool ? $"(!{a[0]} | {a[1]})" : $"({a[0]} <= {a[1]})";
+                case "gt": return at == DType.Bool ? $"({a[0]} & !{a[1]})" : $"({a[0]} > {a[1]})";
+                case "ge": return at == DType.Bool ? $"({a[0]} | !{a[1]})" : $"({a[0]} >= {a[1]})";
+                case "select_n":
+                    if (o.Args[0].DType == DType.Bool) return $"({a[0]} ? {a[2]} : {a[1]})";
+                    var sel = new StringBuilder("(");
+                    for (int i = 1; i < a.Length - 1; i++) sel.Append($"{a[0]} <= {i - 1} ? {a[i]} : ");
+                    return sel.Append(a[^1]).Append(')').ToString();
+                case "clamp": return $"JitRuntime.Min(JitRuntime.Max({a[1]}, {a[0]}), {a[2]})";
+                case "convert_element_type":
+                    return Compute(t) switch
+                    {
+                        "float" => $"JitRuntime.ToF32({a[0]})", "double" => $"JitRuntime.ToF64({a[0]})", "int" => $"JitRuntime.ToI32({a[0]})",
+                        "long" => $"JitRuntime.ToI64({a[0]})", "uint" => $"JitRuntime.ToU32({a[0]})", "bool" => $"JitRuntime.ToBool({a[0]})",
+                        _ => throw new InvalidOperationException(),
+                    };
+                default: throw new NotSupportedException($"no code generation for '{o.Op}'");
+            }
+        }
+
+        private string VectorOp(OpExpr o, string[] a)
+        {
+            string V = $"Vector512<{Compute(vt)}>";
+            switch (o.Op)
+            {
+                case "neg": return $"(-{a[0]})";
+                case "abs": return $"Vector512.Abs({a[0]})";
+                case "floor": return $"Vector512.Floor({a[0]})";
+                case "ceil": return $"Vector512.Ceiling({a[0]})";
+                case "exp": return $"Vector512.Exp({a[0]})";
+                case "log": return $"Vector512.Log({a[0]})";
+                case "sqrt": return $"Vector512.Sqrt({a[0]})";
+                case "rsqrt": return $"({V}.One / Vector512.Sqrt({a[0]}))";
+                case "sin": return $"Vector512.Sin({a[0]})";
+                case "cos": return $"Vector512.Cos({a[0]})";
+                case "tanh": return $"JitRuntime.Tanh({a[0]})";
+                case "logistic": return $"JitRuntime.Logistic({a[0]})";
+                case "square": return $"({a[0]} * {a[0]})";
+                case "integer_pow": return $"JitRuntime.IPow({a[0]}, {o.Param})";
+                case "add": return $"({a[0]} + {a[1]})";
+                case "sub": return $"({a[0]} - {a[1]})";
+                case "mul": return $"({a[0]} * {a[1]})";
+                case "div": return $"({a[0]} / {a[1]})";
+                case "max": return $"JitRuntime.Max({a[0]}, {a[1]})";
+                case "min": return $"JitRuntime.Min({a[0]}, {a[1]})";
+                case "and": return $"({a[0]} & {a[1]})";
+                case "or": return $"({a[0]} | {a[1]})";
+                case "xor": return $"({a[0]} ^ {a[1]})";
+                case "not": return $"(~{a[0]})";
+                case "eq": return $"Vector512.Equals({a[0]}, {a[1]})";
+                case "ne": return $"(~Vector512.Equals({a[0]}, {a[1]}))";
+                case "lt": return $"Vector512.LessThan({a[0]}, {a[1]})";
+                case "le": return $"Vector512.LessThanOrEqual({a[0]}, {a[1]})";
+                case "gt": return $"Vector512.GreaterThan({a[0]}, {a[1]})";
+                case "ge": return $"Vector512.GreaterThanOrEqual({a[0]}, {a[1]})";
+                case "select_n": return $"Vector512.ConditionalSelect({a[0]}, {a[2]}, {a[1]})";
+                case "is_finite": return $"Vector512.Equals({a[0]} - {a[0]}, {V}.Zero)";
+                case "clamp": return $"JitRuntime.Min(JitRuntime.Max({a[1]}, {a[0]}), {a[2]})";
+                case "convert_element_type":
+                    return o.Args[0].DType == DType.Bool ? $"Vector512.ConditionalSelect({a[0]}, {V}.One, {V}.Zero)" : a[0];
+                default: throw new NotSupportedException($"no vector code for '{o.Op}'");
+            }
+        }
+    }
+
+    /// <summary>Whether every node of the kernel has a vector form in one float type (bool nodes become lane masks).</summary>
+    private static bool Vectorizable(Kernel k, out DType vt)
+    {
+        vt = k.Outputs[0].Value.DType;
+        if (vt is not (DType.Float32 or DType.Float64)) return false;
+        var t = vt;
+        bool ok = true;
+        var stack = new Stack<Expr>(k.Outputs.Select(o => o.Value));
+        var seen = new HashSet<Expr>();
+        while (stack.Count > 0 && ok)
+        {
+            var e = stack.Pop();
+            if (!seen.Add(e)) continue;
+            switch (e)
+            {
+                case InputExpr i: ok = i.View.DType == t; break;
+                case ConstExpr c: ok = c.DType == t || c.DType == DType.Bool; break;
+                case OpExpr o:
+                    ok = VectorOps.Contains(o.Op) && (o.DType == t || o.DType == DType.Bool);
+                    if (o.Op == "convert_element_type") ok &= o.Args[0].DType == t || o.Args[0].DType == DType.Bool;
+                    if (o.Op is "eq" or "ne" or "lt" or "le" or "gt" or "ge" or "is_finite") ok &= o.Args[0].DType == t;
+                    if (o.Op is "and" or "or" or "xor" or "not") ok &= o.DType == DType.Bool;
+                    if (o.Op == "select_n") ok &= o.Args[0].DType == DType.Bool;
+                    foreach (var a in o.Args) stack.Push(a);
+                    break;
+            }
+        }
+        return ok;
+    }
+
+    // ---------------- dimension collapsing ----------------
+
+    /// <summary>Merges adjacent loop dims whose views are all contiguous across them (and drops size-1 dims).</summary>
+    private static (int[] Shape, Dictionary<View, int[]> Strides) Collapse(int[] shape, IEnumerable<View> views, bool[] keepBoundary)
+    {
+        var vs = views.ToList();
+        var dims = new List<int>(shape);
+        var strides = vs.ToDictionary(v => v, v => new List<int>(v.Strides));
+        var bounds = new List<bool>(keepBoundary);
+        for (int d = dims.Count - 1; d >= 0; d--)
+            if (dims[d] == 1 && dims.Count > 1)
+            {
+                dims.RemoveAt(d); bounds.RemoveAt(d);
+                foreach (var v in vs) strides[v].RemoveAt(d);
+            }
+        for (int d = dims.Count - 2; d >= 0; d--)
+        {
+            if (bounds[d + 1]) continue;
+            int inner = dims[d + 1];
+            if (!vs.All(v => (long)strides[v][d] == (long)strides[v][d + 1] * inner)) continue;
+            dims[d] *= inner;
+            dims.RemoveAt(d + 1); bounds.RemoveAt(d + 1);
+            foreach (var v in vs) strides[v].RemoveAt(d);
+        }
+        if (dims.Count == 0) { dims.Add(1); foreach (var v in vs) strides[v].Add(0); }
+        return (dims.ToArray(), vs.ToDictionary(v => v, v => strides[v].ToArray()));
+    }
+
+    // ---------------- kernels ----------------
+
+    /// <summary>Generates the method body of a kernel; <paramref name="slots"/> receives the buffer slot of each pointer parameter.</summary>
+    public static string Generate(Kernel k, string method, out List<int> slots)
+    {
+        var views = k.Inputs().ToList();
+        slots = views.Select(v => v.Slot).Concat(k.Outputs.Select(o => o.Slot)).Distinct().ToList();
+        return k.Reduction is null ? Elementwise(k, method, views, slots) : Reduction(k, method, views, slots);
+    }
+
+    private static string Pointers(List<int> slots, List<View> views, Kernel k)
+    {
+        var sb = new StringBuilder();
+        var types = new Dictionary<int, DType>();
+        foreach (var v in views) types[v.Slot] = v.DType;
+        foreach (var o in k.Outputs) types[o.Slot] = o.Value.DType;
+        for (int i = 0; i < slots.Count; i++)
+            sb.Append($"        {Storage(types[slots[i]])}* p{slots[i]} = ({Storage(types[slots[i]])}*)P[{i}];\n");
+        return sb.ToString();
+    }
+
+    private static string ReadScalar(View v, int viewIndex, string inner, int innerStride)
+    {
+        string idx = innerStride == 0 ? $"o{viewIndex}" : innerStride == 1 ? $"o{viewIndex} + {inner}" : $"o{viewIndex} + (long){inner} * {innerStride}";
+        var raw = $"p{v.Slot}[{idx}]";
+        return v.DType.IsHalf() ? $"(float){raw}" : raw;
+    }
+
+    private static string Store(DType t, string value) => t switch
+    {
+        DType.Float16 => $"(Half){value}",
+        DType.BFloat16 => $"(Jx.BFloat16){value}",
+        _ => value,
+    };
+
+    private static string Elementwise(Kernel k, string method, List<View> views, List<int> slots)
+    {
+        var (shape, strides) = Collapse(k.LoopShape, views, new bool[k.LoopShape.Length]);
+        int r = shape.Length;
+        int inner = shape[r - 1];
+        bool vec = Vectorizable(k, out var vt) && views.All(v => strides[v][r - 1] is 0 or 1);
+        var sb = new StringBuilder();
+        sb.Append($"    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
+        sb.Append(Pointers(slots, views, k));
+        sb.Append("        long rem = s;\n");
+        for (int d = r - 1; d >= 0; d--) sb.Append($"        int i{d} = (int)(rem % {shape[d]}); rem /= {shape[d]};\n");
+        sb.Append("        while (s < e)\n        {\n");
+        sb.Append($"            int len = (int)Math.Min({inner} - i{r - 1}, e - s);\n");
+        for (int v = 0; v < views.Count; v++)
+        {
+            var terms = Enumerable.Range(0, r).Where(d => strides[views[v]][d] != 0).Select(d => $"(long)i{d} * {strides[views[v]][d]}");
+            sb.Append($"            long o{v} = {views[v].Offset}{string.Concat(terms.Select(t => " + " + t))};\n");
+        }
+        sb.Append("            int j = 0;\n");
+        if (vec)
+        {
+            var T = Compute(vt);
+            sb.Append($"            for (; j <= len - Vector512<{T}>.Count; j += Vector512<{T}>.Count)\n            {{\n");
+            var em = new Emitter(sb, true, vt, v =>
+            {
+                int vi = views.IndexOf(v);
+                return strides[v][r - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + j)";
+            }, "                ");
+            foreach (var (value, slot) in k.Outputs)
+            {
+                var r0 = em.Emit(value);
+                sb.Append($"                Vector512.Store({r0}, p{slot} + s + j);\n");
+            }
+            sb.Append("            }\n");
+        }
+        sb.Append("            for (; j < len; j++)\n            {\n");
+        var se = new Emitter(sb, false, DType.Float32, v => ReadScalar(v, views.IndexOf(v), "j", strides[v][r - 1]), "                ");
+        foreach (var (value, slot) in k.Outputs)
+        {
+            var r1 = se.Emit(value);
+            sb.Append($"                p{slot}[s + j] = {Store(value.DType, r1)};\n");
+        }
+        sb.Append("            }\n");
+        sb.Append("            s += len;\n");
+        sb.Append($"            i{r - 1} = 0;\n");
+        // Carry propagation over the outer indices.
+        if (r >= 2)
+        {
+            sb.Append($"            if (++i{r - 2} >= {shape[r - 2]})\n            {{\n                i{r - 2} = 0;\n");
+            for (int d = r - 3; d >= 0; d--)
+                sb.Append($"                if (++i{d} >= {shape[d]}) i{d} = 0; else goto carried;\n");
+            sb.Append("            }\n");
+            if (r >= 3) sb.Append("            carried:;\n");
+        }
+        sb.Append("        }\n    }\n");
+        return sb.ToString();
+    }
+
+    private static string Identity(ReduceKind kind, DType t) => kind switch
+    {
+        ReduceKind.Sum => Lit(0, t),
+        ReduceKind.Prod => Lit(1, t),
+        ReduceKind.Max => t.IsFloating() ? Lit(double.NegativeInfinity, t) : t == DType.Bool ? "false" : $"{Compute(t)}.MinValue",
+        ReduceKind.Min => t.IsFloating() ? Lit(double.PositiveInfinity, t) : t == DType.Bool ? "true" : $"{Compute(t)}.MaxValue",
+        _ => throw new InvalidOperationException(),
+    };
+
+    private static string Combine(ReduceKind kind, string acc, string v, bool vector, DType t) => kind switch
+    {
+        ReduceKind.Sum => t.IsInteger() && !vector ? $"unchecked({acc} + {v})" : $"{acc} + {v}",
+        ReduceKind.Prod => t.IsInteger() && !vector ? $"unchecked({acc} * {v})" : $"{acc} * {v}",
+        ReduceKind.Max => $"JitRuntime.Max({acc}, {v})",
+        ReduceKind.Min => $"JitRuntime.Min({acc}, {v})",
+        _ => throw new InvalidOperationException(),
+    };
+
+    private static string Horizontal(ReduceKind kind, string v) => kind switch
+    {
+        ReduceKind.Sum => $"Vector512.Sum({v})",
+        ReduceKind.Prod => $"JitRuntime.HProd({v})",
+        ReduceKind.Max => $"JitRuntime.HMax({v})",
+        ReduceKind.Min => $"JitRuntime.HMin({v})",
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>A reduction kernel. The loop dims are reordered as (kept..., reduced...). When the innermost reduced dim is
+    /// contiguous the inner loop vectorizes over it (row reductions); otherwise, when the innermost kept dim is contiguous,
+    /// it vectorizes over kept outputs with the reduction loop outside (column reductions).</summary>
+    private static string Reduction(Kernel k, string method, List<View> views, List<int> slots)
+    {
+        var kind = k.Reduction!.Value;
+        var red = k.ReducedDims;
+        var kept = Enumerable.Range(0, k.LoopShape.Length).Where(d => !red.Contains(d)).ToArray();
+        var order = kept.Concat(red).ToArray();
+        var permShape = order.Select(d => k.LoopShape[d]).ToArray();
+        var permViews = views.Select(v => new View(v.Slot, v.Offset, order.Select(d => v.Strides[d]).ToArray(), v.DType)).ToList();
+        var boundary = new bool[order.Length];
+        if (kept.Length < order.Length) boundary[kept.Length] = true;
+        // Collapse within the kept block and within the reduced block separately.
+        var (keptShape, keptStrides) = Collapse(permShape[..kept.Length].DefaultIfEmpty(1).ToArray(),
+            permViews.Select(v => new View(v.Slot, v.Offset, kept.Length == 0 ? [0] : v.Strides[..kept.Length], v.DType)).ToList(), new bool[Math.Max(1, kept.Length)]);
+        var (redShape, redStrides) = Collapse(permShape[kept.Length..].DefaultIfEmpty(1).ToArray(),
+            permViews.Select(v => new View(v.Slot, v.Offset, red.Length == 0 ? [0] : v.Strides[kept.Length..], v.DType)).ToList(), new bool[Math.Max(1, red.Length)]);
+        int[] KS(int i) => keptStrides.ElementAt(i).Value;
+        int[] RS(int i) => redStrides.ElementAt(i).Value;
+        int nk = keptShape.Length, nr = redShape.Length;
+        var value = k.Outputs[0].Value;
+        int outSlot = k.Outputs[0].Slot;
+        var t = value.DType;
+        var T = Compute(t);
+        bool vectorOk = Vectorizable(k, out _) && t is DType.Float32 or DType.Float64;
+        bool innerReduce = vectorOk && Enumerable.Range(0, views.Count).All(i => RS(i)[nr - 1] is 0 or 1) && redShape[nr - 1] >= 16;
+        bool outerReduce = !innerReduce && vectorOk && Enumerable.Range(0, views.Count).All(i => KS(i)[nk - 1] is 0 or 1) && keptShape[nk - 1] >= 16;
+
+        var sb = new StringBuilder();
+        sb.Append($"    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
+        sb.Append(Pointers(slots, views, k));
+        sb.Append("        long rem = s;\n");
+        for (int d = nk - 1; d >= 0; d--) sb.Append($"        int i{d} = (int)(rem % {keptShape[d]}); rem /= {keptShape[d]};\n");
+        sb.Append("        while (s < e)\n        {\n");
+        sb.Append($"            int len = (int)Math.Min({keptShape[nk - 1]} - i{nk - 1}, e - s);\n");
+        for (int v = 0; v < views.Count; v++)
+        {
+            var terms = Enumerable.Range(0, nk).Where(d => KS(v)[d] != 0).Select(d => $"(long)i{d} * {KS(v)[d]}");
+            sb.Append($"            long b{v} = {views[v].Offset}{string.Concat(terms.Select(x => " + " + x))};\n");
+        }
+        // Nested loops over the reduced dims (all but the innermost when it is vectorized or scalar-inner).
+        void OpenReduced(string indent, int upTo, string innerVar)
+        {
+            for (int d = 0; d < upTo; d++) sb.Append($"{indent}{new string(' ', 4 * d)}for (int r{d} = 0; r{d} < {redShape[d]}; r{d}++)\n{indent}{new string(' ', 4 * d)}{{\n");
+        }
+        void CloseReduced(string indent, int upTo)
+        {
+            for (int d = upTo - 1; d >= 0; d--) sb.Append($"{indent}{new string(' ', 4 * d)}}}\n");
+        }
+        string Offsets(string indent, int upTo, string keptInner)
+        {
+            var s2 = new StringBuilder();
+            for (int v = 0; v < views.Count; v++)
+            {
+                var terms = Enumerable.Range(0, upTo).Where(d => RS(v)[d] != 0).Select(d => $"(long)r{d} * {RS(v)[d]}");
+                var ki = KS(v)[nk - 1] == 0 ? "" : $" + (long){keptInner} * {KS(v)[nk - 1]}";
+                s2.Append($"{indent}long o{v} = b{v}{ki}{string.Concat(terms.Select(x => " + " + x))};\n");
+            }
+            return s2.ToString();
+        }
+
+        if (outerReduce)
+        {
+            // Vectorize over kept outputs; loop over every reduced index.
+            sb.Append("            int j = 0;\n");
+            sb.Append($"            for (; j <= len - Vector512<{T}>.Count; j += Vector512<{T}>.Count)\n            {{\n");
+            sb.Append($"                var acc = Vector512.Create({Identity(kind, t)});\n");
+            OpenReduced("                ", nr, "");
+            var ind = "                " + new string(' ', 4 * nr);
+            sb.Append(Offsets(ind, nr, "j"));
+            var em = new Emitter(sb, true, t, v =>
+            {
+                int vi = views.IndexOf(v);
+                return KS(vi)[nk - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi})";
+            }, ind);
+            var ev = em.Emit(value);
+            sb.Append($"{ind}acc = {Combine(kind, "acc", ev, true, t)};\n");
+            CloseReduced("                ", nr);
+            sb.Append($"                Vector512.Store(acc, p{outSlot} + s + j);\n            }}\n");
+            sb.Append("            for (; j < len; j++)\n            {\n");
+            sb.Append($"                {T} acc = {Identity(kind, t)};\n");
+            OpenReduced("                ", nr, "");
+            sb.Append(Offsets(ind, nr, "j"));
+            var se = new Emitter(sb, false, t, v => ReadScalar(v, views.IndexOf(v), "0", 0), ind);
+            var sv = se.Emit(value);
+            sb.Append($"{ind}acc = {Combine(kind, "acc", sv, false, t)};\n");
+            CloseReduced("                ", nr);
+            sb.Append($"                p{outSlot}[s + j] = {Store(t, "acc")};\n            }}\n");
+        }
+        else
+        {
+            // One output at a time; the innermost reduced dim is vectorized when contiguous.
+            sb.Append("            for (int j = 0; j < len; j++)\n            {\n");
+            sb.Append($"                {T} acc = {Identity(kind, t)};\n");
+            OpenReduced("                ", nr - 1, "");
+            var ind = "                " + new string(' ', 4 * (nr - 1));
+            sb.Append(Offsets(ind, nr - 1, "j"));
+            sb.Append($"{ind}int q = 0;\n");
+            if (innerReduce)
+            {
+                sb.Append($"{ind}var vacc = Vector512.Create({Identity(kind, t)});\n");
+                sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - Vector512<{T}>.Count; q += Vector512<{T}>.Count)\n{ind}{{\n");
+                var em = new Emitter(sb, true, t, v =>
+                {
+                    int vi = views.IndexOf(v);
+                    return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + q)";
+                }, ind + "    ");
+                var ev2 = em.Emit(value);
+                sb.Append($"{ind}    vacc = {Combine(kind, "vacc", ev2, true, t)};\n{ind}}}\n");
+                sb.Append($"{ind}acc = {Combine(kind, "acc", Horizontal(kind, "vacc"), false, t)};\n");
+            }
+            sb.Append($"{ind}for (; q < {redShape[nr - 1]}; q++)\n{ind}{{\n");
+            var se = new Emitter(sb, false, t, v => ReadScalar(v, views.IndexOf(v), "q", RS(views.IndexOf(v))[nr - 1]), ind + "    ");
+            var sv2 = se.Emit(value);
+            sb.Append($"{ind}    acc = {Combine(kind, "acc", sv2, false, t)};\n{ind}}}\n");
+            CloseReduced("                ", nr - 1);
+            sb.Append($"                p{outSlot}[s + j] = {Store(t, "acc")};\n            }}\n");
+        }
+        sb.Append("            s += len;\n");
+        sb.Append($"            i{nk - 1} = 0;\n");
+        if (nk >= 2)
+        {
+            sb.Append($"            if (++i{nk - 2} >= {keptShape[nk - 2]})\n            {{\n                i{nk - 2} = 0;\n");
+            for (int d = nk - 3; d >= 0; d--)
+                sb.Append($"                if (++i{d} >= {keptShape[d]}) i{d} = 0; else goto carried;\n");
+            sb.Append("            }\n");
+            if (nk >= 3) sb.Append("            carried:;\n");
+        }
+        sb.Append("        }\n    }\n");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Jx;
+
+/// <summary>The native CPU backend: optimizes the jaxpr (<see cref="Passes"/>), fuses it into kernels
+/// (<see cref="Fusion"/>), generates vectorized C# for every kernel (<see cref="CodeGen"/>), compiles them with Roslyn in
+/// one assembly per program (cached on disk), and runs them with the library kernels in between.
+/// JX_DUMP_DIR writes each program's optimized jaxpr, fusion groups and generated code to files.</summary>
+public sealed class CpuJitBackend : IJitBackend
+{
+    public string Name => "cpu";
+
+    static CpuJitBackend()
+    {
+        RoslynCompiler.WarmUp();
+        // Loop and branch bodies run as compiled programs: a native loop around the body's fused kernels.
+        ControlFlow.BodyRunner = j => new CpuJitBackend().Compile(j, "body").Run;
+    }
+
+    public IExecutable Compile(ClosedJaxpr jaxpr, string name)
+    {
+        var optimized = Passes.Optimize(jaxpr);
+        var plan = Fusion.Build(optimized);
+        var kernels = plan.Steps.OfType<KernelStep>().ToList();
+        var src = new StringBuilder("using System;\nusing System.Runtime.Intrinsics;\nusing Jx;\n\npublic static class JxProgram\n{\n");
+        var slotLists = new List<List<int>>();
+        foreach (var k in kernels)
+        {
+            src.Append(CodeGen.Generate(k.Kernel, k.Kernel.Name, out var slots));
+            slotLists.Add(slots);
+        }
+        src.Append("}\n");
+        var source = src.ToString();
+        if (kernels.Count > 0)
+        {
+            var asm = RoslynCompiler.Compile(source, name);
+            var type = asm.GetType("JxProgram")!;
+            for (int i = 0; i < kernels.Count; i++)
+            {
+                var m = type.GetMethod(kernels[i].Kernel.Name)!;
+                kernels[i].Compiled = m.CreateDelegate<Action<nint[], long, long>>();
+                kernels[i].InputSlots = slotLists[i].ToArray();
+            }
+        }
+        var exe = new CpuExecutable(plan, optimized, source);
+        if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
+        {
+            Directory.CreateDirectory(dir);
+            var d = exe.Describe();
+            var stem = Path.Combine(dir, $"{name}_{Math.Abs(jaxpr.GetHashCode()):x8}");
+            File.WriteAllText(stem + ".jaxpr.txt", jaxpr + "\n\n--- optimized ---\n" + d.OptimizedJaxpr);
+            File.WriteAllText(stem + ".fusion.txt", d.FusionGroups);
+            File.WriteAllText(stem + ".cs", d.GeneratedCode);
+        }
+        return exe;
+    }
+}
+
+/// <summary>A compiled program: runs each step on a slot environment. Kernel outputs are allocated per call (they may
+/// be returned); library steps run the primitives' native kernels.</summary>
+internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string source) : IExecutable
+{
+    public int KernelCount => plan.KernelCount;
+
+    public LoweredText Describe() => new(optimized.ToString(), plan.Describe(), source, plan.KernelCount);
+
+    public Tensor[] Run(Tensor[] args)
+    {
+        var env = new Tensor?[plan.SlotAvals.Length];
+        for (int i = 0; i < args.Length; i++) env[plan.InputSlots[i]] = args[i];
+        foreach (var (slot, value) in plan.ConstSlots) env[slot] = value;
+        bool wasCompiled = ControlFlow.InCompiledProgram;
+        ControlFlow.InCompiledProgram = true;
+        try
+        {
+        using (TraceStack.EagerOnly())
+        {
+            foreach (var step in plan.Steps)
+            {
+                switch (step)
+                {
+                    case LibraryStep l:
+                    {
+                        var ins = l.Inputs.Select(i => i is int s ? env[s]! : (Tensor)i).ToArray();
+                        var outs = l.Eqn.Primitive.Bind(ins, l.Eqn.Params);
+                        for (int i = 0; i < outs.Length; i++) env[l.OutSlots[i]] = outs[i];
+                        break;
+                    }
+                    case KernelStep k:
+                        RunKernel(k, env);
+                        break;
+                }
+            }
+        }
+        }
+        finally { ControlFlow.InCompiledProgram = wasCompiled; }
+        var result = new Tensor[plan.Outputs.Length];
+        for (int i = 0; i < result.Length; i++) result[i] = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
+        return result;
+    }
+
+    private static Tensor Identity(ReduceKind kind, Aval a)
+    {
+        if (a.DType == DType.Bool) return Np.Full(a.Shape, kind is ReduceKind.Min or ReduceKind.Prod);
+        double v = (kind, a.DType) switch
+        {
+            (ReduceKind.Sum, _) => 0,
+            (ReduceKind.Prod, _) => 1,
+            (ReduceKind.Max, DType.Int32) => int.MinValue,
+            (ReduceKind.Max, DType.Int64) => long.MinValue,
+            (ReduceKind.Max, DType.UInt32) => 0,
+            (ReduceKind.Max, _) => double.NegativeInfinity,
+            (_, DType.Int32) => int.MaxValue,
+            (_, DType.Int64) => long.MaxValue,
+            (_, DType.UInt32) => uint.MaxValue,
+            _ => double.PositiveInfinity,
+        };
+        return Np.Full(a.Shape, v, a.DType);
+    }
+
+    private void RunKernel(KernelStep k, Tensor?[] env)
+    {
+        var kernel = k.Kernel;
+        foreach (var (value, slot) in kernel.Outputs)
+        {
+            var aval = plan.SlotAvals[slot];
+            env[slot] = KernelUtil.Wrap(KernelUtil.NewArray(aval.DType, aval.Size), aval);
+        }
+        if (k.Total == 0 || k.Work == 0)
+        {
+            // Nothing to compute (an empty output) — or an empty reduction, whose outputs are the identity.
+            if (k.Total > 0) foreach (var (value, slot) in kernel.Outputs) env[slot] = Identity(kernel.Reduction!.Value, plan.SlotAvals[slot]);
+            return;
+        }
+        var slots = k.InputSlots;
+        var handles = new GCHandle[slots.Length];
+        var ptrs = new nint[slots.Length];
+        try
+        {
+            for (int i = 0; i < slots.Length; i++)
+            {
+                handles[i] = GCHandle.Alloc(env[slots[i]]!.Buffer!.RawArray(), GCHandleType.Pinned);
+                ptrs[i] = handles[i].AddrOfPinnedObject();
+            }
+            long total = k.Total, work = k.Work;
+            var run = k.Compiled!;
+            int workers = Environment.ProcessorCount;
+            if (work < 1 << 16 || workers == 1 || total < 2) { run(ptrs, 0, total); return; }
+            int chunks = (int)Math.Min(total, workers * 4);
+            long per = (total + chunks - 1) / chunks;
+            Parallel.For(0, chunks, c =>
+            {
+                long s = c * per, e = Math.Min(total, s + per);
+                if (s < e) run(ptrs, s, e);
+            });
+        }
+        finally
+        {
+            foreach (var h in handles) if (h.IsAllocated) h.Free();
+        }
+    }
+}

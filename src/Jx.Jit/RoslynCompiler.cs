@@ -1,0 +1,92 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace Jx;
+
+/// <summary>Compiles generated C# with Roslyn into an in-memory assembly, with an on-disk cache of compiled assemblies
+/// (JX_CACHE_DIR, default ~/.cache/jx) keyed by a hash of the source and the Jx and runtime versions. Entries are written
+/// atomically (temp file + rename); a corrupt or stale entry fails to load and is rewritten, never used.</summary>
+internal static class RoslynCompiler
+{
+    private static readonly Lazy<MetadataReference[]> References = new(() =>
+    {
+        var tpa = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "").Split(Path.PathSeparator);
+        var refs = tpa.Where(p => p.Length > 0 && (Path.GetFileName(p).StartsWith("System.") || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll"))
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
+        refs.Add(MetadataReference.CreateFromFile(typeof(Tensor).Assembly.Location));
+        refs.Add(MetadataReference.CreateFromFile(typeof(JitRuntime).Assembly.Location));
+        return refs.ToArray();
+    });
+
+    /// <summary>Compiles in the background once so that the first real compile does not pay Roslyn's cold start alone.</summary>
+    public static void WarmUp() => ThreadPool.QueueUserWorkItem(_ =>
+    {
+        try { Compile("public static class JxWarmup { public static int F(int x) => x + 1; }", "warmup", useCache: false); }
+        catch (Exception) { }
+    });
+
+    public static string CacheDir =>
+        Environment.GetEnvironmentVariable("JX_CACHE_DIR") is { Length: > 0 } d ? d
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "jx");
+
+    private static string VersionTag => $"{typeof(Tensor).Assembly.ManifestModule.ModuleVersionId}-{typeof(JitRuntime).Assembly.ManifestModule.ModuleVersionId}-{Environment.Version}";
+
+    public static int CompileCount;
+    /// <summary>How many programs were loaded from the disk cache instead of compiled.</summary>
+    public static int DiskHits;
+
+    public static Assembly Compile(string source, string name, bool useCache = true)
+    {
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(VersionTag + "\n" + source)))[..32];
+        string? path = useCache ? Path.Combine(CacheDir, hash + ".dll") : null;
+        if (path is not null && File.Exists(path))
+        {
+            try
+            {
+                var bytes = File.ReadAllBytes(path);
+                var asm = Load(bytes);
+                Interlocked.Increment(ref DiskHits);
+                return asm;
+            }
+            catch (Exception e) when (e is BadImageFormatException or FileLoadException or IOException)
+            {
+                // Corrupt or stale: fall through and rewrite it.
+            }
+        }
+        var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest));
+        var comp = CSharpCompilation.Create("JxKernels_" + hash, [tree], References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, allowUnsafe: true));
+        using var ms = new MemoryStream();
+        var result = comp.Emit(ms);
+        if (!result.Success)
+        {
+            var errors = string.Join("\n", result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(10));
+            throw new InvalidOperationException($"Jx internal error: generated code for '{name}' did not compile:\n{errors}\n--- source ---\n{source}");
+        }
+        Interlocked.Increment(ref CompileCount);
+        var image = ms.ToArray();
+        if (path is not null)
+        {
+            try
+            {
+                Directory.CreateDirectory(CacheDir);
+                var tmp = path + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N") + ".tmp";
+                File.WriteAllBytes(tmp, image);
+                File.Move(tmp, path, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return Load(image);
+    }
+
+    private static Assembly Load(byte[] image)
+    {
+        var ctx = new AssemblyLoadContext("jx-kernels", isCollectible: false);
+        using var ms = new MemoryStream(image);
+        return ctx.LoadFromStream(ms);
+    }
+}

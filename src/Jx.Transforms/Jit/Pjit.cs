@@ -1,0 +1,96 @@
+namespace Jx;
+
+/// <summary>Settings of Jit.</summary>
+public static class JitOptions
+{
+    /// <summary>Tiered compilation (JX_JIT_TIERED=1): a new program's first calls run through the interpreter while it
+    /// compiles in the background. Off by default, so every call runs the compiled code.</summary>
+    public static bool Tiered { get; set; } = Environment.GetEnvironmentVariable("JX_JIT_TIERED") == "1";
+}
+
+/// <summary>The staged call of a jitted function (JAX's pjit): one equation holding the function's jaxpr. Its eager
+/// kernel runs the compiled executable; differentiation and batching trace through the inner jaxpr.</summary>
+public static class Pjit
+{
+    /// <summary>Holds the executable of one jaxpr, compiled on first use.</summary>
+    internal sealed class Compiled(ClosedJaxpr jaxpr, string name)
+    {
+        private IExecutable? _exe;
+        private Task<IExecutable>? _background;
+        private readonly object _lock = new();
+        public ClosedJaxpr Jaxpr { get; } = jaxpr;
+        public string Name { get; } = name;
+
+        /// <summary>The compiled executable (compiles now, or waits for a background compile).</summary>
+        public IExecutable Executable
+        {
+            get
+            {
+                if (_exe is not null) return _exe;
+                Task<IExecutable>? bg;
+                lock (_lock) bg = _background;
+                if (bg is not null) return _exe = bg.GetAwaiter().GetResult();
+                lock (_lock) return _exe ??= JitBackends.Current.Compile(Jaxpr, Name);
+            }
+        }
+
+        /// <summary>Runs the program. With tiered compilation the first calls interpret the jaxpr while the native
+        /// compile runs in the background, so the time to the first result does not include the compiler's cold start.</summary>
+        public Tensor[] Run(Tensor[] args)
+        {
+            if (_exe is not null) return _exe.Run(args);
+            if (JitOptions.Tiered)
+            {
+                Task<IExecutable> bg;
+                lock (_lock) bg = _background ??= Task.Run(() => JitBackends.Current.Compile(Jaxpr, Name));
+                if (!bg.IsCompleted)
+                    using (TraceStack.EagerOnly()) return Jaxpr.Call(args);
+                _exe = bg.GetAwaiter().GetResult();
+                return _exe.Run(args);
+            }
+            return Executable.Run(args);
+        }
+
+        public override bool Equals(object? obj) => obj is Compiled c && c.Jaxpr.Equals(Jaxpr);
+        public override int GetHashCode() => Jaxpr.GetHashCode();
+        public override string ToString() => Name;
+    }
+
+    internal static ClosedJaxpr JaxprOf(Params p) => p.Get<ClosedJaxpr>("jaxpr");
+
+    public static readonly Primitive Primitive = new("pjit", "jit",
+        (ins, p) =>
+        {
+            var j = JaxprOf(p);
+            var expected = j.InAvals;
+            if (ins.Length != expected.Length) throw new InvalidArgumentError($"pjit '{p.Get<string>("name")}' takes {expected.Length} inputs, got {ins.Length}");
+            for (int i = 0; i < ins.Length; i++)
+                if (ins[i].Shape != expected[i].Shape || ins[i].DType != expected[i].DType)
+                    throw new ShapeError($"pjit '{p.Get<string>("name")}' input {i} expects {expected[i]}, got {ins[i]}");
+            return (Aval[])j.OutAvals.Clone();
+        },
+        (xs, p, o) =>
+        {
+            var c = (Compiled)p.Get<OpaqueParam>("compiled").Value;
+            return c.Run(xs);
+        },
+        multipleResults: true);
+
+    internal static Params ParamsFor(Compiled c) => Params.Of(("jaxpr", c.Jaxpr), ("name", c.Name), ("compiled", new OpaqueParam(c)));
+
+    internal static void RegisterRules()
+    {
+        // Differentiation and batching run through the inner jaxpr (inlined under the transform).
+        Ad.DefJvp(Primitive, (xs, ts, p) =>
+        {
+            var j = JaxprOf(p);
+            return JvpFlat.Run(a => j.Call(a), xs, ts);
+        });
+        Batching.Def(Primitive, (vals, dims, p, size) =>
+        {
+            var j = JaxprOf(p);
+            var outs = Batching.RunBatched(a => j.Call(a), vals, dims, new BatchAxis(null, size));
+            return (outs, outs.Select(_ => (int?)0).ToArray());
+        });
+    }
+}
