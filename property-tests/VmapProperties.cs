@@ -770,7 +770,7 @@ public class VmapProperties
         check(op);
     }
 
-    [Fact(Skip = "conv_general_dilated and reduce_window have no batching rules on this branch (ConvolutionRules.cs is an empty slot; branch convrules adds them): remove this Skip once it is merged")]
+    [Fact]
     public void ConvolutionAndReduceWindowEqualLoop() => ForAll(600, c => ConvGeneralDilatedCases(c, op => CheckOp(c, op)));
 
     private static void ConvGeneralDilatedCases(VmapDecoder c, Action<VmapOp> check)
@@ -1141,9 +1141,7 @@ public class VmapProperties
         ("convert", ConvertElementTypeCases), ("reductions", ReductionsWithRandomAxesCases), ("cumulative", CumulativeOpsCases),
         ("shape", ShapeOpsCases), ("iota", IotaBasedOpsCases), ("gather", GatherCases), ("scatter", ScatterCases),
         ("dynamic_slice", DynamicSliceAndUpdateSliceCases), ("dot", DotGeneralCases), ("sort", SortArgsortTopKCases), ("random", RandomWithBatchedKeysCases),
-        // convolution and reduce_window join once their batching rules are registered (branch convrules)
-        .. (Batching.Rules.ContainsKey(Convolution.ConvGeneralDilated) && Batching.Rules.ContainsKey(Windowed.ReduceWindowMax)
-            ? new (string, Action<VmapDecoder, Action<VmapOp>>)[] { ("conv", ConvGeneralDilatedCases) } : []),
+        ("conv", ConvGeneralDilatedCases),
     ];
 
     [Fact]
