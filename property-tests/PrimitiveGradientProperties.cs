@@ -30,6 +30,7 @@ public class PrimitiveGradientProperties
         ["psum"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
         ["pmax"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
         ["pmin"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
+        ["while"] = "reverse mode through while_loop raises (as JAX), so CheckGrads in both modes does not apply; its JVP is tested in tests/ControlFlowTests.WhileLoopRunsForwardModeAndRefusesReverseMode",
         ["all_gather"] = "collectives are consumed by Vmap's batch trace before staging; their JVPs are tested in tests/VmapTests.GradientsThroughCollectives",
     };
 
@@ -213,6 +214,10 @@ public static class PrimitiveSpecs
         yield return Scan("cumsum", Lax.Cumsum, Domain.Real, distinct: false);
         yield return Scan("sort", (x, axis, rev) => Lax.Sort(x, axis), Domain.Real, distinct: true);
         yield return Unary("pjit", x => JittedSinTimesX(x), Domain.Real);
+        yield return Unary("scan", x => x.Rank == 0 ? Lax.Sin(x) * x
+            : Lax.Scan((Tensor c, Tensor v) => (Lax.Sin(c) * v + c, c * v), Np.ZerosLike(x[0]), x).Carry, Domain.Real);
+        yield return Unary("cond", x => Lax.Cond(Tensor.Scalar(true), (Tensor v) => Lax.Sin(v) * v, v => Lax.Cos(v), x) +
+            Lax.Cond(Tensor.Scalar(false), (Tensor v) => v, v => Lax.Exp(v) * 0.5, x), Domain.Real);
         yield return Scan("top_k", (x, axis, rev) => Lax.TopK(x, Math.Min(2, x.Shape[^1])).Values, Domain.Real, distinct: true);
         foreach (var (name, kind) in new[] { ("reduce_window_sum", "sum"), ("reduce_window_max", "max"), ("reduce_window_min", "min") })
             yield return new OpSpec

@@ -73,6 +73,7 @@ internal static class ElementwiseEngine
     {
         if (f is null) throw Unsupported(p, DTypes.Of<T>());
         var dst = GC.AllocateUninitializedArray<T>(src.Length);
+        if (src.Length == 0) return dst;
         if (src.Length < KernelUtil.ParallelThreshold) { f(src, dst); return dst; }
         KernelUtil.For(src.Length, (s, e) => f(src.AsSpan(s, e - s), dst.AsSpan(s, e - s)));
         return dst;
@@ -120,6 +121,7 @@ internal static class ElementwiseEngine
     {
         if (f is null) throw Unsupported(p, DTypes.Of<T>());
         var dst = GC.AllocateUninitializedArray<T>(a.Length);
+        if (a.Length == 0) return dst;
         if (a.Length < KernelUtil.ParallelThreshold) { f(a, b, dst); return dst; }
         KernelUtil.For(a.Length, (s, e) => f(a.AsSpan(s, e - s), b.AsSpan(s, e - s), dst.AsSpan(s, e - s)));
         return dst;

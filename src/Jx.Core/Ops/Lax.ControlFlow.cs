@@ -20,36 +20,17 @@ public static partial class Lax
         if (branches.Length == 0) throw new InvalidArgumentError("Switch needs at least one branch");
         if (index.Rank != 0 || !index.DType.IsInteger()) throw new DTypeError($"Switch's index must be an integer scalar, got {index.Aval}");
         var (leaves, def) = Flat(operand);
-        var avals = leaves.Select(l => l.Aval.Strong).ToArray();
-        TreeDef? outDef = null;
-        var traced = new List<(ClosedJaxpr J, Tensor[] Consts)>();
-        for (int b = 0; b < branches.Length; b++)
+        var outDefs = new TreeDef?[branches.Length];
+        var fns = branches.Select((br, b) => (Func<Tensor[], Tensor[]>)(xs =>
         {
-            var br = branches[b];
-            TreeDef? od = null;
-            traced.Add(Staging.TraceConverted(xs =>
-            {
-                var (ol, d) = Flat(br((T)Tree.Unflatten(def, xs)!));
-                od = d;
-                return ol.ToArray();
-            }, avals, "cond"));
-            if (outDef is null) outDef = od;
-            else if (!outDef.Equals(od))
-                throw new TypeMismatchError($"branches of Cond/Switch must return the same structure: branch 0 returns {outDef} but branch {b} returns {od}");
-        }
-        // Every branch takes all branches' constants (each ignores the others') and then the operands.
-        var allConsts = traced.SelectMany(t => t.Consts).ToArray();
-        var fullAvals = allConsts.Select(c => c.Aval.Strong).Concat(avals).ToArray();
-        var js = new List<object?>();
-        int offset = 0;
-        foreach (var (j, consts) in traced)
-        {
-            var positions = Enumerable.Range(offset, consts.Length).Concat(Enumerable.Range(allConsts.Length, avals.Length)).ToArray();
-            js.Add(Staging.Rearrange(j, fullAvals, positions));
-            offset += consts.Length;
-        }
-        var idx = Lax.ConvertElementType(index, DType.Int32);
-        var outs = ControlFlow.Cond.Bind([idx, .. allConsts, .. leaves], Params.Of(("branches", new ParamList(js.ToArray()))));
+            var (ol, d) = Flat(br((T)Tree.Unflatten(def, xs)!));
+            outDefs[b] = d;
+            if (b > 0 && outDefs[0] is TreeDef d0 && !d0.Equals(d))
+                throw new TypeMismatchError($"branches of Cond/Switch must return the same structure: branch 0 returns {d0} but branch {b} returns {d}");
+            return ol.ToArray();
+        })).ToArray();
+        var outs = Staging.BindCond(index, fns, leaves.ToArray());
+        var outDef = outDefs[0];
         return (TOut)Tree.Unflatten(outDef!, outs)!;
     }
 

@@ -113,6 +113,7 @@ public static class Conversions
     {
         var b = x.Buffer!;
         if (b.DType == o.DType) return new Tensor(b, o.Shape, o.Weak);
+        if (b.Length == 0) return KernelUtil.Wrap(KernelUtil.NewArray(o.DType, 0), o, b.Device);
         if (b.IsSplat || b.Length == 1)
         {
             // Scalars and splats convert one value; an exact literal keeps its double precision.
