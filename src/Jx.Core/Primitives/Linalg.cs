@@ -103,19 +103,21 @@ public static class Linalg
         return res.DType == o.DType ? new Tensor(res.Buffer!, o.Shape, o.Weak) : Conversions.Convert(res, o);
     }
 
-    /// <summary>B independent products. Small or degenerate ones (outer products with K = 1, matrix-vector products)
-    /// skip the GEMM call overhead and run as vectorized row operations, in parallel over the batch.</summary>
-    private static void BatchedGemm(float[] a, float[] b, float[] c, int B, int M, int N, int K)
+    private delegate void GemmFn<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k);
+
+    private static void BatchedGemm(float[] a, float[] b, float[] c, int B, int M, int N, int K) => BatchedGemm<float>(a, b, c, B, M, N, K, Gemm.Multiply);
+    private static void BatchedGemm(double[] a, double[] b, double[] c, int B, int M, int N, int K) => BatchedGemm<double>(a, b, c, B, M, N, K, Gemm.Multiply);
+
+    /// <summary>B independent products. Outer products (K = 1) skip the GEMM call overhead and run as vectorized row
+    /// scaling; small products run in parallel over the batch.</summary>
+    private static void BatchedGemm<T>(T[] a, T[] b, T[] c, int B, int M, int N, int K, GemmFn<T> gemm) where T : unmanaged, System.Numerics.INumber<T>
     {
         if (K == 1 && B > 1)
         {
             KernelUtil.For(B * M, (s, e) =>
             {
                 for (int r = s; r < e; r++)
-                {
-                    int bi = r / M;
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(b.AsSpan(bi * N, N), a[r], c.AsSpan(r * N, N));
-                }
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<T>(b, r / M * N, N), a[r], c.AsSpan(r * N, N));
             }, Math.Max(1, KernelUtil.ParallelThreshold / Math.Max(1, N)));
             return;
         }
@@ -123,29 +125,11 @@ public static class Linalg
         {
             KernelUtil.For(B, (s, e) =>
             {
-                for (int i = s; i < e; i++)
-                    Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+                for (int i = s; i < e; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
             }, 1);
             return;
         }
-        for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
-    }
-
-    private static void BatchedGemm(double[] a, double[] b, double[] c, int B, int M, int N, int K)
-    {
-        if (K == 1 && B > 1)
-        {
-            KernelUtil.For(B * M, (s, e) =>
-            {
-                for (int r = s; r < e; r++)
-                {
-                    int bi = r / M;
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(b.AsSpan(bi * N, N), a[r], c.AsSpan(r * N, N));
-                }
-            }, Math.Max(1, KernelUtil.ParallelThreshold / Math.Max(1, N)));
-            return;
-        }
-        for (int i = 0; i < B; i++) Gemm.Multiply(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+        for (int i = 0; i < B; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
     }
 
     private static Tensor Arrange(Tensor x, int[] perm)
