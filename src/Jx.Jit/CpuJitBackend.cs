@@ -13,7 +13,8 @@ public sealed class CpuJitBackend : IJitBackend
 
     static CpuJitBackend()
     {
-        RoslynCompiler.WarmUp();
+        // No compiler warm-up here: with a warm disk cache no compiler is needed at all, and a background warm-up
+        // would compete for the CPUs with the first call.
         // Loop and branch bodies run as compiled programs: a native loop around the body's fused kernels.
         ControlFlow.BodyRunner = j => new CpuJitBackend().Compile(j, "body").Run;
     }

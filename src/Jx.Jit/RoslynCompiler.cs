@@ -22,13 +22,6 @@ internal static class RoslynCompiler
         return refs.ToArray();
     });
 
-    /// <summary>Compiles in the background once so that the first real compile does not pay Roslyn's cold start alone.</summary>
-    public static void WarmUp() => ThreadPool.QueueUserWorkItem(_ =>
-    {
-        try { Compile("public static class JxWarmup { public static int F(int x) => x + 1; }", "warmup", useCache: false); }
-        catch (Exception) { }
-    });
-
     public static string CacheDir =>
         Environment.GetEnvironmentVariable("JX_CACHE_DIR") is { Length: > 0 } d ? d
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "jx");
