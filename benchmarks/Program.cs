@@ -15,6 +15,7 @@ internal static class Program
         public bool Quick;
         public bool Bdn;
         public bool NoTorch;
+        public bool Jaxpr;
         public int Threads = 2;
         public string? Out;
         public string? TorchScript;
@@ -46,11 +47,13 @@ internal static class Program
             return Relaunch(argv, n);
 
         if (o.Bdn) return BdnSuites.Run(o.BdnArgs, o.Threads);
+        if (o.Jaxpr) return PrintJaxprs();
         return RunTable(o);
     }
 
     private const string Usage =
         "usage: dotnet run -c Release --project benchmarks -- [--quick] [--threads N] [--no-torch] [--torch-script PATH] [--out FILE.json] [--wait-quiet SECONDS] [--only W1,W2,W3,W7] [--retries N]\n" +
+        "       dotnet run -c Release --project benchmarks -- --jaxpr   (prints what each Jx form runs, as a jaxpr)\n" +
         "       dotnet run -c Release --project benchmarks -- --bdn [BenchmarkDotNet arguments, e.g. --filter *W7*]";
 
     private static Options Parse(string[] argv)
@@ -66,6 +69,7 @@ internal static class Program
                 case "--quick": o.Quick = true; break;
                 case "--bdn": o.Bdn = true; break;
                 case "--no-torch": o.NoTorch = true; break;
+                case "--jaxpr": o.Jaxpr = true; break;
                 case "--threads":
                     o.Threads = int.TryParse(Next(), out var t) && t > 0 ? t : throw new ArgumentException("--threads needs a positive integer");
                     break;
@@ -101,6 +105,29 @@ internal static class Program
         using var p = Process.Start(psi)!;
         p.WaitForExit();
         return p.ExitCode;
+    }
+
+    /// <summary>The jaxpr of each Jx form: the primitives that eager mode runs one by one, each a full pass over its
+    /// operands (the inputs are splats, so nothing large is allocated).</summary>
+    private static int PrintJaxprs()
+    {
+        var x = Np.Zeros(new Shape(Sizes.W1));
+        var m = Np.Zeros(new Shape(Sizes.W2, Sizes.W2));
+        var a = Np.Zeros(new Shape(Sizes.W3, Sizes.W3));
+        var forms = new (string Name, ClosedJaxpr Jaxpr)[]
+        {
+            ("W1 (JxForms.Gelu)", Jax.MakeJaxpr<Tensor, Tensor>(JxForms.Gelu)(x)),
+            ("W2 (Nn.LogSumExp(m, 1))", Jax.MakeJaxpr<Tensor, Tensor>(JxForms.LogSumExpRows)(m)),
+            ("W3 (Np.Matmul)", Jax.MakeJaxpr<Tensor, Tensor, Tensor>(JxForms.Matmul)(a, a)),
+            ("W7 (Np.Add)", Jax.MakeJaxpr<Tensor, Tensor, Tensor>(Np.Add)(Np.Zeros(new Shape(1)), Np.Zeros(new Shape(1)))),
+        };
+        foreach (var (name, j) in forms)
+        {
+            Console.WriteLine($"{name}: {j.Jaxpr.Eqns.Count} equations");
+            Console.WriteLine(j);
+            Console.WriteLine();
+        }
+        return 0;
     }
 
     /// <summary>The directory that holds Jx.sln, searched upward from the working directory and from the binary.</summary>
