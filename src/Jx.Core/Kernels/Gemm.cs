@@ -74,7 +74,7 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
 {
     private static readonly int W = Vector512<T>.Count;
     private static readonly int NR = 2 * W;
-    private const int MR = 6, KC = 256, NC = 2048;
+    private const int MR = 6, KC = 256, NC = 1024;
 
     public static void Run(ReadOnlySpan<T> aSpan, ReadOnlySpan<T> bSpan, Span<T> cSpan, int m, int n, int k)
     {
@@ -87,7 +87,6 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                 int nc = Math.Min(NC, n - jc);
                 int panels = (nc + NR - 1) / NR;
                 var packed = GC.AllocateUninitializedArray<T>(panels * NR * KC, pinned: true);
-                var zeroRow = new T[KC];
                 for (int pc0 = 0; pc0 < k; pc0 += KC)
                 {
                     int kc = Math.Min(KC, k - pc0);
@@ -98,23 +97,18 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                     Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
                     {
                         int r0 = w * per, r1 = Math.Min(rowPanels, r0 + per);
-                        Span<T> tile = stackalloc T[MR * 32];
-                        fixed (T* pp = packed, pz = zeroRow)
+                        T* apanel = stackalloc T[MR * KC];
+                        fixed (T* pp = packed)
                             for (int rp = r0; rp < r1; rp++)
                             {
                                 int i0 = rp * MR;
+                                int rows = Math.Min(MR, m - i0);
+                                PackA((T*)pa, apanel, m, k, i0, pc0, kc);
                                 for (int jp = 0; jp < panels; jp++)
                                 {
-                                    Micro((T*)pa, pp + jp * NR * kc, pz, tile, m, k, i0, pc0, kc);
                                     int j0 = jc + jp * NR;
-                                    int cols = Math.Min(NR, n - j0);
-                                    int rows = Math.Min(MR, m - i0);
-                                    T* cp = (T*)pc;
-                                    for (int r = 0; r < rows; r++)
-                                    {
-                                        T* crow = cp + (long)(i0 + r) * n + j0;
-                                        for (int j = 0; j < cols; j++) crow[j] += tile[r * NR + j];
-                                    }
+                                    Micro(apanel, pp + jp * NR * kc, (T*)pc + (long)i0 * n + j0, n, rows,
+                                        Math.Min(NR, n - j0), kc);
                                 }
                             }
                     });
@@ -143,34 +137,71 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
             }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro(T* a, T* bp, T* zero, Span<T> tile, int m, int k, int i0, int pc0, int kc)
+    /// <summary>c + x·b as one fused multiply-add for float and double (the JIT keeps only the branch for T), a
+    /// multiply and an add otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma(Vector512<T> x, Vector512<T> b, Vector512<T> c)
     {
-        T* a0 = i0 + 0 < m ? a + (long)(i0 + 0) * k + pc0 : zero;
-        T* a1 = i0 + 1 < m ? a + (long)(i0 + 1) * k + pc0 : zero;
-        T* a2 = i0 + 2 < m ? a + (long)(i0 + 2) * k + pc0 : zero;
-        T* a3 = i0 + 3 < m ? a + (long)(i0 + 3) * k + pc0 : zero;
-        T* a4 = i0 + 4 < m ? a + (long)(i0 + 4) * k + pc0 : zero;
-        T* a5 = i0 + 5 < m ? a + (long)(i0 + 5) * k + pc0 : zero;
+        if (typeof(T) == typeof(float))
+            return Vector512.FusedMultiplyAdd(x.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double))
+            return Vector512.FusedMultiplyAdd(x.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        return c + x * b;
+    }
+
+    /// <summary>Copies rows i0..i0+MR of A's block pc0..pc0+kc into <paramref name="dst"/> k-major (MR values per k),
+    /// zero-filling rows past m, so the micro-kernel reads one contiguous stream.</summary>
+    private static void PackA(T* a, T* dst, int m, int k, int i0, int pc0, int kc)
+    {
+        for (int r = 0; r < MR; r++)
+        {
+            if (i0 + r < m)
+            {
+                T* src = a + (long)(i0 + r) * k + pc0;
+                for (int p = 0; p < kc; p++) dst[p * MR + r] = src[p];
+            }
+            else
+                for (int p = 0; p < kc; p++) dst[p * MR + r] = T.Zero;
+        }
+    }
+
+    /// <summary>The 6×NR register tile over one packed A panel and one packed B panel; adds the tile into C (vector
+    /// stores for full tiles, element-wise at the ragged edges).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro(T* ap, T* bp, T* c, int n, int rows, int cols, int kc)
+    {
         Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         int w = W, nr = 2 * W;
-        for (int p = 0; p < kc; p++)
+        for (int p = 0; p < kc; p++, ap += MR, bp += nr)
         {
-            var b0 = Vector512.Load(bp + p * nr);
-            var b1 = Vector512.Load(bp + p * nr + w);
-            var x = Vector512.Create(a0[p]); c00 += x * b0; c01 += x * b1;
-            x = Vector512.Create(a1[p]); c10 += x * b0; c11 += x * b1;
-            x = Vector512.Create(a2[p]); c20 += x * b0; c21 += x * b1;
-            x = Vector512.Create(a3[p]); c30 += x * b0; c31 += x * b1;
-            x = Vector512.Create(a4[p]); c40 += x * b0; c41 += x * b1;
-            x = Vector512.Create(a5[p]); c50 += x * b0; c51 += x * b1;
+            var b0 = Vector512.Load(bp);
+            var b1 = Vector512.Load(bp + w);
+            var x = Vector512.Create(ap[0]); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+            x = Vector512.Create(ap[1]); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+            x = Vector512.Create(ap[2]); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+            x = Vector512.Create(ap[3]); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            x = Vector512.Create(ap[4]); c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
+            x = Vector512.Create(ap[5]); c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
         }
-        c00.CopyTo(tile[(0 * nr)..]); c01.CopyTo(tile[(0 * nr + w)..]);
-        c10.CopyTo(tile[(1 * nr)..]); c11.CopyTo(tile[(1 * nr + w)..]);
-        c20.CopyTo(tile[(2 * nr)..]); c21.CopyTo(tile[(2 * nr + w)..]);
-        c30.CopyTo(tile[(3 * nr)..]); c31.CopyTo(tile[(3 * nr + w)..]);
-        c40.CopyTo(tile[(4 * nr)..]); c41.CopyTo(tile[(4 * nr + w)..]);
-        c50.CopyTo(tile[(5 * nr)..]); c51.CopyTo(tile[(5 * nr + w)..]);
+        if (rows == MR && cols == nr)
+        {
+            T* r0 = c; Vector512.Store(Vector512.Load(r0) + c00, r0); Vector512.Store(Vector512.Load(r0 + w) + c01, r0 + w);
+            T* r1 = r0 + n; Vector512.Store(Vector512.Load(r1) + c10, r1); Vector512.Store(Vector512.Load(r1 + w) + c11, r1 + w);
+            T* r2 = r1 + n; Vector512.Store(Vector512.Load(r2) + c20, r2); Vector512.Store(Vector512.Load(r2 + w) + c21, r2 + w);
+            T* r3 = r2 + n; Vector512.Store(Vector512.Load(r3) + c30, r3); Vector512.Store(Vector512.Load(r3 + w) + c31, r3 + w);
+            T* r4 = r3 + n; Vector512.Store(Vector512.Load(r4) + c40, r4); Vector512.Store(Vector512.Load(r4 + w) + c41, r4 + w);
+            T* r5 = r4 + n; Vector512.Store(Vector512.Load(r5) + c50, r5); Vector512.Store(Vector512.Load(r5 + w) + c51, r5 + w);
+            return;
+        }
+        T* tile = stackalloc T[MR * 2 * 16];
+        c00.Store(tile); c01.Store(tile + w); c10.Store(tile + nr); c11.Store(tile + nr + w);
+        c20.Store(tile + 2 * nr); c21.Store(tile + 2 * nr + w); c30.Store(tile + 3 * nr); c31.Store(tile + 3 * nr + w);
+        c40.Store(tile + 4 * nr); c41.Store(tile + 4 * nr + w); c50.Store(tile + 5 * nr); c51.Store(tile + 5 * nr + w);
+        for (int r = 0; r < rows; r++)
+        {
+            T* crow = c + (long)r * n;
+            for (int j = 0; j < cols; j++) crow[j] += tile[r * nr + j];
+        }
     }
 }
