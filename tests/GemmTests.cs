@@ -94,6 +94,68 @@ public class GemmTests
         for (int i = 0; i < blasD.Length; i++) Assert.True(Math.Abs(blasD[i] - managedD[i]) <= 1e-14 * (k + 1));
     }
 
+    private static T[] TransposeOf<T>(T[] x, int rows, int cols)
+    {
+        var t = new T[x.Length];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) t[j * rows + i] = x[i * cols + j];
+        return t;
+    }
+
+    public static IEnumerable<object[]> TransposeCases() =>
+        from s in new (int M, int K, int N)[] { (7, 13, 5), (129, 257, 65), (6, 1, 33), (2, 300, 2049), (33, 64, 1) }
+        from ta in new[] { false, true }
+        from tb in new[] { false, true }
+        from managed in new[] { false, true }
+        select new object[] { s.M, s.K, s.N, ta, tb, managed };
+
+    [Theory]
+    [MemberData(nameof(TransposeCases))]
+    public void TransposeFlagsReadTheOperandsTransposedInPlace(int m, int k, int n, bool transA, bool transB, bool managed)
+    {
+        var a = Rand(m * k, 11, v => v);
+        var b = Rand(k * n, 12, v => v);
+        var expected = Naive(a, b, m, k, n);
+        var aIn = transA ? TransposeOf(a, m, k) : a;
+        var bIn = transB ? TransposeOf(b, k, n) : b;
+        var c = Enumerable.Repeat(double.NaN, m * n).ToArray();
+        var cf = Enumerable.Repeat(float.NaN, m * n).ToArray();
+        bool saved = Gemm.ForceManaged;
+        Gemm.ForceManaged = managed;
+        try
+        {
+            Gemm.Multiply(aIn, bIn, c, m, n, k, transA, transB);
+            Gemm.Multiply(aIn.Select(v => (float)v).ToArray(), bIn.Select(v => (float)v).ToArray(), cf, m, n, k, transA, transB);
+        }
+        finally { Gemm.ForceManaged = saved; }
+        for (int i = 0; i < c.Length; i++)
+        {
+            Assert.True(Math.Abs(c[i] - expected[i]) <= 1e-14 * (k + 1), $"f64 [{i}] {c[i]} vs {expected[i]}");
+            Assert.True(Math.Abs(cf[i] - expected[i]) <= 2e-6 * (k + 1), $"f32 [{i}] {cf[i]} vs {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void DotGeneralOnTransposedLayoutsMatchesTheNaiveProduct()
+    {
+        // x^T·y and x·y^T contract over a leading / trailing dim, which dot_general hands to GEMM with transpose flags.
+        var x = Np.Arange(12).Reshape([3, 4]).AsType(DType.Float32);
+        var y = Np.Arange(15).Reshape([3, 5]).AsType(DType.Float32);
+        var xty = Np.DotGeneral(x, y, new DotDimensionNumbers([0], [0], [], []));
+        var want = new float[4, 5];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 5; j++)
+                for (int p = 0; p < 3; p++) want[i, j] += (p * 4 + i) * (p * 5 + j);
+        Assert.Equal(want.Cast<float>().ToArray(), xty.ToArray<float>());
+        var z = Np.Arange(8).Reshape([2, 4]).AsType(DType.Float32);
+        var xzt = Np.DotGeneral(x, z, new DotDimensionNumbers([1], [1], [], []));
+        var want2 = new float[3, 2];
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 2; j++)
+                for (int p = 0; p < 4; p++) want2[i, j] += (i * 4 + p) * (j * 4 + p);
+        Assert.Equal(want2.Cast<float>().ToArray(), xzt.ToArray<float>());
+    }
+
     [Fact]
     public void BackendIsReported()
     {

@@ -73,7 +73,14 @@ public sealed class Primitive
                 throw new DeviceError($"'{Name}' got operands on different devices ({device} and {d}); move them to one device with Jax.DevicePut(x, device) first.");
         }
         var outAvals = AbstractEval(avals, p);
-        var outs = Kernel(args, p, outAvals);
+        Tensor[] outs;
+        if (EagerProfiler.Enabled)
+        {
+            long t0 = EagerProfiler.Start();
+            outs = Kernel(args, p, outAvals);
+            EagerProfiler.Stop(this, outAvals, t0);
+        }
+        else outs = Kernel(args, p, outAvals);
         if (DebugNans.Enabled) DebugNans.Check(this, outs);
         return outs;
     }

@@ -38,33 +38,47 @@ public static unsafe class Gemm
         Backend = $"managed (no system BLAS found; tried {string.Join(", ", names)}; install libopenblas0 for faster matmuls)";
     }
 
-    private const int RowMajor = 101, NoTrans = 111;
+    private const int RowMajor = 101, NoTrans = 111, Trans = 112;
 
     /// <summary>C[m,n] = A[m,k]·B[k,n], all row-major and contiguous; C is overwritten.</summary>
-    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k)
+    /// <example><code>
+    /// var c = new float[4];
+    /// Gemm.Multiply([1f, 2, 3, 4], [1f, 0, 0, 1], c, 2, 2, 2); // c = [1, 2, 3, 4]
+    /// </code></example>
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k) =>
+        Multiply(a, b, c, m, n, k, transA: false, transB: false);
+
+    /// <summary>C[m,n] = op(A)·op(B) where op(A) is A[m,k] or, with <paramref name="transA"/>, the transpose of a
+    /// row-major A[k,m] (likewise B[k,n] or B[n,k]); the transposes are read in place, never copied.</summary>
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool transA, bool transB)
     {
         if (m == 0 || n == 0) return;
         if (k == 0) { c[..(m * n)].Clear(); return; }
         if (Sgemm != null && !ForceManaged)
         {
             fixed (float* pa = a, pb = b, pc = c)
-                Sgemm(RowMajor, NoTrans, NoTrans, m, n, k, 1f, pa, k, pb, n, 0f, pc, n);
+                Sgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, 1f, pa, transA ? m : k, pb, transB ? k : n, 0f, pc, n);
             return;
         }
-        ManagedGemm<float>.Run(a, b, c, m, n, k);
+        ManagedGemm<float>.Run(a, b, c, m, n, k, transA, transB);
     }
 
-    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int m, int n, int k)
+    /// <summary>C[m,n] = A[m,k]·B[k,n] in float64, all row-major and contiguous; C is overwritten.</summary>
+    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int m, int n, int k) =>
+        Multiply(a, b, c, m, n, k, transA: false, transB: false);
+
+    /// <summary>The float64 form of <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, bool)"/>.</summary>
+    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int m, int n, int k, bool transA, bool transB)
     {
         if (m == 0 || n == 0) return;
         if (k == 0) { c[..(m * n)].Clear(); return; }
         if (Dgemm != null && !ForceManaged)
         {
             fixed (double* pa = a, pb = b, pc = c)
-                Dgemm(RowMajor, NoTrans, NoTrans, m, n, k, 1.0, pa, k, pb, n, 0.0, pc, n);
+                Dgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, 1.0, pa, transA ? m : k, pb, transB ? k : n, 0.0, pc, n);
             return;
         }
-        ManagedGemm<double>.Run(a, b, c, m, n, k);
+        ManagedGemm<double>.Run(a, b, c, m, n, k, transA, transB);
     }
 }
 
@@ -76,7 +90,7 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
     private static readonly int NR = 2 * W;
     private const int MR = 6, KC = 256, NC = 1024;
 
-    public static void Run(ReadOnlySpan<T> aSpan, ReadOnlySpan<T> bSpan, Span<T> cSpan, int m, int n, int k)
+    public static void Run(ReadOnlySpan<T> aSpan, ReadOnlySpan<T> bSpan, Span<T> cSpan, int m, int n, int k, bool transA = false, bool transB = false)
     {
         cSpan[..(m * n)].Clear();
         fixed (T* a = aSpan, b = bSpan, c = cSpan)
@@ -90,7 +104,7 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                 for (int pc0 = 0; pc0 < k; pc0 += KC)
                 {
                     int kc = Math.Min(KC, k - pc0);
-                    Pack((T*)pb, packed, n, jc, nc, pc0, kc);
+                    Pack((T*)pb, packed, n, k, jc, nc, pc0, kc, transB);
                     int rowPanels = (m + MR - 1) / MR;
                     int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, (int)((long)m * nc * kc / 200_000)));
                     int per = (rowPanels + workers - 1) / workers;
@@ -103,7 +117,7 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                             {
                                 int i0 = rp * MR;
                                 int rows = Math.Min(MR, m - i0);
-                                PackA((T*)pa, apanel, m, k, i0, pc0, kc);
+                                PackA((T*)pa, apanel, m, k, i0, pc0, kc, transA);
                                 for (int jp = 0; jp < panels; jp++)
                                 {
                                     int j0 = jc + jp * NR;
@@ -117,7 +131,9 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
         }
     }
 
-    private static void Pack(T* b, T[] packed, int n, int jc, int nc, int pc0, int kc)
+    /// <summary>Copies B's block (rows pc0..pc0+kc, columns jc..jc+nc) into panels of NR columns, p-major, zero-padding
+    /// the last panel; with <paramref name="transB"/> B is stored as its transpose [n,k].</summary>
+    private static void Pack(T* b, T[] packed, int n, int k, int jc, int nc, int pc0, int kc, bool transB)
     {
         int panels = (nc + NR - 1) / NR;
         fixed (T* pp = packed)
@@ -126,6 +142,20 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                 T* dst = pp + jp * NR * kc;
                 int j0 = jc + jp * NR;
                 int cols = Math.Min(NR, jc + nc - j0);
+                if (transB)
+                {
+                    for (int j = 0; j < NR; j++)
+                    {
+                        if (j < cols)
+                        {
+                            T* src = b + (long)(j0 + j) * k + pc0;
+                            for (int p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+                        }
+                        else
+                            for (int p = 0; p < kc; p++) dst[p * NR + j] = T.Zero;
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++)
                 {
                     T* src = b + (long)(pc0 + p) * n + j0;
@@ -150,12 +180,26 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
     }
 
     /// <summary>Copies rows i0..i0+MR of A's block pc0..pc0+kc into <paramref name="dst"/> k-major (MR values per k),
-    /// zero-filling rows past m, so the micro-kernel reads one contiguous stream.</summary>
-    private static void PackA(T* a, T* dst, int m, int k, int i0, int pc0, int kc)
+    /// zero-filling rows past m, so the micro-kernel reads one contiguous stream; with <paramref name="transA"/> A is
+    /// stored as its transpose [k,m].</summary>
+    private static void PackA(T* a, T* dst, int m, int k, int i0, int pc0, int kc, bool transA)
     {
+        int rows = Math.Min(MR, m - i0);
+        if (transA)
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                T* src = a + (long)(pc0 + p) * m + i0;
+                T* d = dst + p * MR;
+                int r = 0;
+                for (; r < rows; r++) d[r] = src[r];
+                for (; r < MR; r++) d[r] = T.Zero;
+            }
+            return;
+        }
         for (int r = 0; r < MR; r++)
         {
-            if (i0 + r < m)
+            if (r < rows)
             {
                 T* src = a + (long)(i0 + r) * k + pc0;
                 for (int p = 0; p < kc; p++) dst[p * MR + r] = src[p];

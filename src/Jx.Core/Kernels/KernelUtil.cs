@@ -52,6 +52,11 @@ internal static class KernelUtil
         int rank = outShape.Length;
         if (rank == 0) { dst[0] = src[offset]; return dst; }
         int inner = outShape[rank - 1], innerStride = strides[rank - 1];
+        if (rank >= 2 && strides[rank - 2] == 1 && innerStride > 1 && outShape[rank - 2] >= 8 && inner >= 8)
+        {
+            TransposeTiles(src, dst, offset, outShape, strides);
+            return dst;
+        }
         int rows = size / inner;
         For(rows, (r0, r1) =>
         {
@@ -75,6 +80,40 @@ internal static class KernelUtil
             }
         }, Math.Max(1, ParallelThreshold / inner));
         return dst;
+    }
+
+    /// <summary>The strided copy whose last two output dims are a transpose of the source's (the second-last reads with
+    /// stride 1, the last with a larger stride): copied in square tiles so that both the reads and the writes stay within
+    /// a few cache lines, in parallel over (outer index, tile row).</summary>
+    private static void TransposeTiles<T>(T[] src, T[] dst, int offset, int[] outShape, int[] strides) where T : unmanaged
+    {
+        const int Tile = 32;
+        int rank = outShape.Length;
+        int R = outShape[rank - 2], C = outShape[rank - 1], cs = strides[rank - 1];
+        int outer = 1;
+        for (int k = 0; k < rank - 2; k++) outer *= outShape[k];
+        int rowTiles = (R + Tile - 1) / Tile;
+        For(outer * rowTiles, (t0, t1) =>
+        {
+            for (int t = t0; t < t1; t++)
+            {
+                int o = t / rowTiles, i0 = t % rowTiles * Tile;
+                int rem = o, baseOff = offset;
+                for (int k = rank - 3; k >= 0; k--) { baseOff += rem % outShape[k] * strides[k]; rem /= outShape[k]; }
+                int i1 = Math.Min(R, i0 + Tile);
+                long dstBase = (long)o * R * C;
+                for (int j0 = 0; j0 < C; j0 += Tile)
+                {
+                    int j1 = Math.Min(C, j0 + Tile);
+                    for (int i = i0; i < i1; i++)
+                    {
+                        int s0 = baseOff + i;
+                        long d0 = dstBase + (long)i * C;
+                        for (int j = j0; j < j1; j++) dst[d0 + j] = src[s0 + j * cs];
+                    }
+                }
+            }
+        }, Math.Max(1, ParallelThreshold / (Tile * C)));
     }
 
     /// <summary>Row-major strides of a shape.</summary>

@@ -59,8 +59,13 @@ public static class Linalg
         int M = lFree.Aggregate(1, (a, d) => a * l.Shape[d]);
         int K = dn.LhsContract.Aggregate(1, (a, d) => a * l.Shape[d]);
         int N = rFree.Aggregate(1, (a, d) => a * r.Shape[d]);
-        var lt = Arrange(l, [.. dn.LhsBatch, .. lFree, .. dn.LhsContract]);
-        var rt = Arrange(r, [.. dn.RhsBatch, .. dn.RhsContract, .. rFree]);
+        // Each operand is read in place when it is already (B, M, K) / (B, K, N) or their transposes (B, K, M) /
+        // (B, N, K), which GEMM reads with a transpose flag; any other layout is copied once into (B, M, K) / (B, K, N).
+        int[] lPlain = [.. dn.LhsBatch, .. lFree, .. dn.LhsContract], lTrans = [.. dn.LhsBatch, .. dn.LhsContract, .. lFree];
+        int[] rPlain = [.. dn.RhsBatch, .. dn.RhsContract, .. rFree], rTrans = [.. dn.RhsBatch, .. rFree, .. dn.RhsContract];
+        bool transA = !IsIdentity(lPlain) && IsIdentity(lTrans), transB = !IsIdentity(rPlain) && IsIdentity(rTrans);
+        var lt = transA ? l : Arrange(l, lPlain);
+        var rt = transB ? r : Arrange(r, rPlain);
         var compute = l.DType switch { DType.Float16 or DType.BFloat16 => DType.Float32, var d => d };
         Array result;
         switch (compute)
@@ -69,8 +74,8 @@ public static class Linalg
             {
                 var a = l.DType == DType.Float32 ? lt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(lt.Buffer!);
                 var b = r.DType == DType.Float32 ? rt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(rt.Buffer!);
-                var c = new float[B * M * N];
-                BatchedGemm(a, b, c, B, M, N, K);
+                var c = GC.AllocateUninitializedArray<float>(B * M * N); // every GEMM path writes all of C
+                BatchedGemm(a, b, c, B, M, N, K, transA, transB);
                 result = c;
                 break;
             }
@@ -78,8 +83,8 @@ public static class Linalg
             {
                 var a = lt.Buffer!.Array<double>();
                 var b = rt.Buffer!.Array<double>();
-                var c = new double[B * M * N];
-                BatchedGemm(a, b, c, B, M, N, K);
+                var c = GC.AllocateUninitializedArray<double>(B * M * N);
+                BatchedGemm(a, b, c, B, M, N, K, transA, transB);
                 result = c;
                 break;
             }
@@ -103,14 +108,21 @@ public static class Linalg
         return res.DType == o.DType ? new Tensor(res.Buffer!, o.Shape, o.Weak) : Conversions.Convert(res, o);
     }
 
-    private delegate void GemmFn<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k);
+    private delegate void GemmFn<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool transA, bool transB);
 
-    private static void BatchedGemm(float[] a, float[] b, float[] c, int B, int M, int N, int K) => BatchedGemm<float>(a, b, c, B, M, N, K, Gemm.Multiply);
-    private static void BatchedGemm(double[] a, double[] b, double[] c, int B, int M, int N, int K) => BatchedGemm<double>(a, b, c, B, M, N, K, Gemm.Multiply);
+    private static void BatchedGemm(float[] a, float[] b, float[] c, int B, int M, int N, int K, bool transA, bool transB) => BatchedGemm<float>(a, b, c, B, M, N, K, transA, transB, Gemm.Multiply);
+    private static void BatchedGemm(double[] a, double[] b, double[] c, int B, int M, int N, int K, bool transA, bool transB) => BatchedGemm<double>(a, b, c, B, M, N, K, transA, transB, Gemm.Multiply);
 
-    /// <summary>B independent products. Outer products (K = 1) skip the GEMM call overhead and run as vectorized row
+    private static bool IsIdentity(int[] perm)
+    {
+        for (int i = 0; i < perm.Length; i++) if (perm[i] != i) return false;
+        return true;
+    }
+
+    /// <summary>B independent products of (M, K)·(K, N) blocks (each optionally stored transposed). Outer products
+    /// (K = 1, where a transposed block has the same layout) skip the GEMM call overhead and run as vectorized row
     /// scaling; small products run in parallel over the batch.</summary>
-    private static void BatchedGemm<T>(T[] a, T[] b, T[] c, int B, int M, int N, int K, GemmFn<T> gemm) where T : unmanaged, System.Numerics.INumber<T>
+    private static void BatchedGemm<T>(T[] a, T[] b, T[] c, int B, int M, int N, int K, bool transA, bool transB, GemmFn<T> gemm) where T : unmanaged, System.Numerics.INumber<T>
     {
         if (K == 1 && B > 1)
         {
@@ -125,11 +137,11 @@ public static class Linalg
         {
             KernelUtil.For(B, (s, e) =>
             {
-                for (int i = s; i < e; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+                for (int i = s; i < e; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K, transA, transB);
             }, 1);
             return;
         }
-        for (int i = 0; i < B; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K);
+        for (int i = 0; i < B; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K, transA, transB);
     }
 
     private static Tensor Arrange(Tensor x, int[] perm)

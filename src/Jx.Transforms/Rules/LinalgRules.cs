@@ -31,6 +31,15 @@ internal static class LinalgRules
         var order = dn.RhsContract.Select((c, i) => (c, i)).OrderBy(t => t.c).Select(t => dn.LhsContract[t.i]).ToArray();
         var layout = dn.LhsBatch.Concat(xKept).Concat(order).ToArray();
         var outAxes = layout.Select((a, i) => (a, i)).OrderBy(t => t.a).Select(t => t.i).ToArray();
+        // dot_general(y, g) lays the product out as (batch, y's contracted dims, x's kept dims); when that is already
+        // x's layout (the weight gradient of x @ W, per-example or not), binding it that way saves the transpose.
+        var swappedLayout = dn.LhsBatch.Concat(order).Concat(xKept).ToArray();
+        bool IsIdentity(int[] axes) => axes.Select((a, i) => a == i).All(b => b);
+        if (!IsIdentity(layout) && IsIdentity(swappedLayout))
+        {
+            var swapped = new DotDimensionNumbers(yKept, ansY, dn.RhsBatch, ansBatch);
+            return Linalg.DotGeneral.Bind1([y, g], Params.Of(("dimension_numbers", swapped.ToParam()), ("precision", null), ("preferred_element_type", g.DType)));
+        }
         var prod = Linalg.DotGeneral.Bind1([g, y], Params.Of(("dimension_numbers", dims.ToParam()), ("precision", null), ("preferred_element_type", g.DType)));
         return Lax.Transpose(prod, outAxes);
     }
