@@ -181,4 +181,22 @@ public class JitTests
         var x = Np.Array(new float[] { 0.1f, 0.2f, 0.3f });
         Assert.True(Np.AllClose(opt.Call(x)[0], f(x), 1e-6, 1e-6));
     }
+
+    [Fact]
+    public void JittedFloat32TanhIsWithinAFewUlpEverywhere()
+    {
+        // Dense sweep over [-12, 12], the tiny range, the float extremes and the specials; the vector lanes use XLA's
+        // rational interpolant, the scalar tail MathF.Tanh.
+        var xs = Enumerable.Range(-24000, 48001).Select(i => i * 5e-4f)
+            .Concat([1e-8f, -3e-5f, 3.9e-4f, 4.1e-4f, float.Epsilon, 1e30f, -1e30f, float.MaxValue, float.PositiveInfinity,
+                     float.NegativeInfinity, float.NaN]).ToArray();
+        var got = Jit((Tensor v) => Np.Tanh(v))(Tensor.FromArray(xs)).ToArray<float>();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            double want = Math.Tanh(xs[i]);
+            if (double.IsNaN(want)) { Assert.True(float.IsNaN(got[i]), $"tanh(NaN) = {got[i]}"); continue; }
+            Assert.True(Math.Abs(got[i] - want) <= 4 * (MathF.BitIncrement(MathF.Abs((float)want)) - MathF.Abs((float)want)) + 1e-30,
+                $"tanh({xs[i]:R}) = {got[i]:R}, want {want:R}");
+        }
+    }
 }
