@@ -199,4 +199,26 @@ public class JitTests
                 $"tanh({xs[i]:R}) = {got[i]:R}, want {want:R}");
         }
     }
+
+    [Fact]
+    public void JittedFloat32ExpIsWithinOneUlpIncludingSubnormalsAndSpecials()
+    {
+        var xs = Enumerable.Range(-1100, 2001).Select(i => i * 0.1f)
+            .Concat([-87.5f, -100f, -103.2f, -104f, -110f, 88.7f, 88.8f, 0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity])
+            .ToArray();
+        var got = Jit((Tensor v) => Np.Exp(v))(Tensor.FromArray(xs)).ToArray<float>();
+        for (int i = 0; i < xs.Length; i++)
+        {
+            float want = (float)Math.Exp(xs[i]);
+            if (float.IsNaN(want)) { Assert.True(float.IsNaN(got[i])); continue; }
+            if (want == 0 || float.IsInfinity(want) || want < 1.2e-38f)
+            {
+                // Zero, infinity and subnormals: within one subnormal step of the correctly rounded value.
+                Assert.True(got[i] == want || Math.Abs(got[i] - Math.Exp(xs[i])) <= 1.5e-45, $"exp({xs[i]:R}) = {got[i]:R}, want {want:R}");
+                continue;
+            }
+            double ulp = MathF.BitIncrement(want) - want;
+            Assert.True(Math.Abs(got[i] - Math.Exp(xs[i])) <= 1.0 * ulp, $"exp({xs[i]:R}) = {got[i]:R}, want {Math.Exp(xs[i]):R}");
+        }
+    }
 }

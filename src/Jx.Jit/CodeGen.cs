@@ -185,7 +185,7 @@ internal static class CodeGen
                 case "abs": return $"Vector512.Abs({a[0]})";
                 case "floor": return $"Vector512.Floor({a[0]})";
                 case "ceil": return $"Vector512.Ceiling({a[0]})";
-                case "exp": return $"Vector512.Exp({a[0]})";
+                case "exp": return $"JitRuntime.Exp({a[0]})";
                 case "log": return $"Vector512.Log({a[0]})";
                 case "sqrt": return $"Vector512.Sqrt({a[0]})";
                 case "rsqrt": return $"({V}.One / Vector512.Sqrt({a[0]}))";
@@ -500,8 +500,26 @@ internal static class CodeGen
             sb.Append($"{ind}int q = 0;\n");
             if (innerReduce)
             {
-                sb.Append($"{ind}var vacc = Vector512.Create({Identity(kind, t)});\n");
-                sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - Vector512<{T}>.Count; q += Vector512<{T}>.Count)\n{ind}{{\n");
+                // Four independent vector accumulators hide the combine's latency (each block in its own scope, so
+                // the emitted temporaries may reuse their names), then single vectors, then the scalar tail.
+                string W = $"Vector512<{T}>.Count";
+                for (int a = 0; a < 4; a++) sb.Append($"{ind}var vacc{a} = Vector512.Create({Identity(kind, t)});\n");
+                sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - 4 * {W}; q += 4 * {W})\n{ind}{{\n");
+                for (int a = 0; a < 4; a++)
+                {
+                    string at = a == 0 ? "q" : $"q + {a} * {W}";
+                    sb.Append($"{ind}    {{\n");
+                    var ema = new Emitter(sb, true, t, v =>
+                    {
+                        int vi = views.IndexOf(v);
+                        return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + {at})";
+                    }, ind + "        ");
+                    var eva = ema.Emit(value);
+                    sb.Append($"{ind}        vacc{a} = {Combine(kind, $"vacc{a}", eva, true, t)};\n{ind}    }}\n");
+                }
+                sb.Append($"{ind}}}\n");
+                sb.Append($"{ind}var vacc = {Combine(kind, Combine(kind, "vacc0", "vacc1", true, t), Combine(kind, "vacc2", "vacc3", true, t), true, t)};\n");
+                sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - {W}; q += {W})\n{ind}{{\n");
                 var em = new Emitter(sb, true, t, v =>
                 {
                     int vi = views.IndexOf(v);
