@@ -30,6 +30,7 @@ internal static class Program
     private static int Main(string[] argv)
     {
         if (argv.Contains("--jit")) return JitSuite.Run(argv.Where(a => a != "--jit").ToArray());
+        if (argv.Contains("--scan")) return ScanSuite.Run(argv.Where(a => a != "--scan").ToArray());
         Options o;
         try { o = Parse(argv); }
         catch (ArgumentException e)
@@ -55,6 +56,7 @@ internal static class Program
     private const string Usage =
         "usage: dotnet run -c Release --project benchmarks -- [--quick] [--threads N] [--no-torch] [--torch-script PATH] [--out FILE.json] [--wait-quiet SECONDS] [--only W1,W2,W3,W7] [--retries N]\n" +
         "       dotnet run -c Release --project benchmarks -- --jaxpr   (prints what each Jx form runs, as a jaxpr)\n" +
+        "       dotnet run -c Release --project benchmarks -- --scan [--quick] [--steps N]   (control flow: RNN over Lax.Scan)\n" +
         "       dotnet run -c Release --project benchmarks -- --bdn [BenchmarkDotNet arguments, e.g. --filter *W7*]";
 
     private static Options Parse(string[] argv)
