@@ -61,6 +61,18 @@ public class VmapTests
     }
 
     [Fact]
+    public void DynamicSliceAndUpdateOfARank0OperandUnderVmap()
+    {
+        // A rank-0 operand has no start indices: the batch dim's start is the only one (this threw IndexOutOfRangeException,
+        // and with it Jacfwd/Jacrev, which Vmap over the standard basis, of a function with such an update).
+        var x = Np.Array(new double[] { 1, 2, 3 });
+        Assert.Equal(new double[] { 1, 2, 3 }, Vmap((Tensor v) => Lax.DynamicSlice(v, [], []))(x).ToArray<double>());
+        Assert.Equal(new double[] { 1, 2, 3 }, Vmap((Tensor v) => Lax.DynamicUpdateSlice(Np.Zeros([], DType.Float64), v, []))(x).ToArray<double>());
+        Assert.Equal(new double[] { 2 }, Jacrev((Tensor v) => Lax.DynamicUpdateSlice(Np.Zeros([], DType.Float64), v * 2, []))(Tensor.Scalar(0.5)).Reshape(1).ToArray<double>());
+        Assert.Equal(new double[] { 2 }, Jacfwd((Tensor v) => Lax.DynamicUpdateSlice(Np.Zeros([], DType.Float64), v * 2, []))(Tensor.Scalar(0.5)).Reshape(1).ToArray<double>());
+    }
+
+    [Fact]
     public void ErrorsNameArgumentsAxesAndScope()
     {
         var e = Assert.Throws<ShapeError>(() => Vmap((Tensor a, Tensor b) => a + b)(Np.Ones([3]), Np.Ones([4])));

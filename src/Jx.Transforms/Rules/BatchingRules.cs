@@ -78,7 +78,7 @@ internal static class BatchingRules
             var x = Batching.MoveTo(vals[0], dims[0], 0, size);
             var sizes = ps.Ints("slice_sizes");
             if (dims.Skip(1).All(d => d is null))
-                return ([ShapeOps.DynamicSlice.Bind1([x, Np.Zeros([], vals[1].DType), .. vals[1..]], ps.With("slice_sizes", new IntList([size, .. sizes])))], [0]);
+                return ([ShapeOps.DynamicSlice.Bind1([x, Np.Zeros([], StartType(vals[1..])), .. vals[1..]], ps.With("slice_sizes", new IntList([size, .. sizes])))], [0]);
             // An empty batch has nothing to slice (and a slice of size 1 of its empty batch dim does not exist).
             if (size == 0) return ([Np.Zeros([0, .. sizes], x.DType)], [0]);
             var idx = StackIndices(vals[1..], dims[1..], size);
@@ -91,7 +91,7 @@ internal static class BatchingRules
             var x = Batching.MoveTo(vals[0], dims[0], 0, size);
             var u = Batching.MoveTo(vals[1], dims[1], 0, size);
             if (dims.Skip(2).All(d => d is null))
-                return ([ShapeOps.DynamicUpdateSlice.Bind1([x, u, Np.Zeros([], vals[2].DType), .. vals[2..]], ps)], [0]);
+                return ([ShapeOps.DynamicUpdateSlice.Bind1([x, u, Np.Zeros([], StartType(vals[2..])), .. vals[2..]], ps)], [0]);
             var idx = StackIndices(vals[2..], dims[2..], size);
             int r = x.Rank - 1;
             var sdn = new ScatterDimensionNumbers(Enumerable.Range(1, r).ToArray(), [0], Enumerable.Range(0, r + 1).ToArray());
@@ -121,6 +121,9 @@ internal static class BatchingRules
         Batching.Def(Collectives.AllGather, (vals, dims, ps, size) =>
             ([Collectives.BindNamed(Collectives.AllGather, vals, ps.Get<string>("axis_name"), ps)[0]], [dims[0] + 1]));
     }
+
+    /// <summary>The dtype of the start index for the batch dim: that of the other starts (int32 for a rank-0 operand, which has none).</summary>
+    private static DType StartType(Tensor[] starts) => starts.Length > 0 ? starts[0].DType : DType.Int32;
 
     /// <summary>Scalar start indices (some batched) as a (B, 1 + k) array whose first column is the batch index.</summary>
     private static Tensor StackIndices(Tensor[] idx, int?[] dims, int size)
