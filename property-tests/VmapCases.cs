@@ -351,7 +351,6 @@ internal static class VmapRun
         }).ToArray();
         Tensor[] actual;
         try { actual = Nested(op.F, xs.Length, levels)(xs); }
-        catch (Exception e) when (VmapKnownBugs.IsEmptyBatchGather(e)) { return; }
         catch (Exception e) { throw new VmapCaseFailure($"Vmap threw {e.GetType().Name}: {e.Message}\n" + Desc(), e); }
         Compare(expected, actual, true, Desc);
     }
@@ -399,17 +398,6 @@ internal static class VmapRun
 
     public static string Str(IEnumerable<int> xs) => "[" + string.Join(", ", xs) + "]";
     public static string Str(int? x) => x?.ToString() ?? "null";
-}
-
-/// <summary>Bugs the properties found (each has a skipped failing test in VmapProperties): the properties steer
-/// around them so that they keep finding new ones.</summary>
-internal static class VmapKnownBugs
-{
-    /// <summary>BUG 2: gather with both operand and indices batched over an empty batch builds size-1 slices of a
-    /// size-0 dim (JAX special-cases an empty batch in its gather batching rule).</summary>
-    public static bool IsEmptyBatchGather(Exception e) =>
-        e is JxIndexError && e.Message.Contains("gather: slice size 1 does not fit dim 0 of operand shape (0");
-
 }
 
 /// <summary>Small random programs over one or two float64 tensors: a list of steps, each an op code and three

@@ -388,7 +388,7 @@ public class VmapProperties
                 switch (c.Int(3))
                 {
                     case 0:
-                        var reps = Enumerable.Range(0, c.Range(1, Math.Min(r + 1, 3))).Select(_ => c.Range(1, 2)).ToArray(); // rank 4 needs BUG 5
+                        var reps = Enumerable.Range(0, c.Range(1, r + 1)).Select(_ => c.Range(1, 2)).ToArray(); // up to rank 4 (was BUG 5)
                         check(new VmapOp($"Np.Tile({s}, {Str(reps)})", [x], xs => One(Np.Tile(xs[0], reps)), true));
                         break;
                     case 1:
@@ -1065,10 +1065,6 @@ public class VmapProperties
         var colls = Enumerable.Range(0, nColl).Select(_ => ((Coll)c.Int(6), c.Int(depth))).ToArray();
         var args = new[] { A(s, VmapFill.Real(-2, 2)), A(s, VmapFill.Real(-2, 2)) };
         var levels = Levels(c, [s.Rank, s.Rank], depth, 4, 4, names);
-        // Steer around BUG 1 (see PsumOverAnOuterNameOfAValueOnlyTheInnerVmapBatches): a collective over the outer name of a
-        // value that only the inner Vmap batches. Such collectives go over the inner name instead.
-        if (depth == 2 && levels[0].Norm[0] is null && levels[1].Norm[0] is not null)
-            colls = colls.Select(q => (q.Item1, q.Item1 == Coll.AxisIndex ? q.Item2 : 1)).ToArray();
         int seed = c.Seed();
         var xs = MakeArgs(args, levels, new System.Random(seed));
         string caseName = $"y = {gName}; outputs [{string.Join(", ", colls.Select(q => $"{q.Item1}(y, \"{names[q.Item2]}\")"))}, x * 2 + Σ sum(c) + z] for x, z of {s}";
@@ -1233,7 +1229,10 @@ public class VmapProperties
     // Bugs found by the properties (minimal counterexamples; remove the Skip when fixed)
     // =====================================================================================================
 
-    [Fact(Skip = "BUG 1: a collective over an outer axis name, applied inside an inner Vmap to a value that only the inner Vmap batches, throws UnboundAxisNameError: the pass-through batching rule of psum/pmax/pmin/all_gather (BatchingRules.cs) rebinds at the inner values' level instead of routing to the trace that defines the name (as Collectives.BindNamed does)")]
+    // Regression test (was BUG 1: a collective over an outer axis name, applied inside an inner Vmap to a value that only the
+    // inner Vmap batches, threw UnboundAxisNameError: the pass-through rule of psum/pmax/pmin/all_gather now re-binds through
+    // Collectives.BindNamed, which routes it to the trace that defines the name).
+    [Fact]
     public void PsumOverAnOuterNameOfAValueOnlyTheInnerVmapBatches()
     {
         // Outer Vmap "i" (size 3, nothing mapped), inner Vmap "j" over x: psum over "i" of a value constant along "i" is 3 * x.
@@ -1243,15 +1242,37 @@ public class VmapProperties
         var gathered = Vmap(Vmap((Tensor v) => Lax.AllGather(v, "i"), axisName: "j"), inAxes: null, axisName: "i", axisSize: 2)(x);
         Assert.Equal(new Shape(2, 2, 2), gathered.Shape);
         Assert.Equal(new[] { 1.0, 1, 2, 2, 1, 1, 2, 2 }, gathered.ToArray<double>());
+        // pmax/pmin over "i" of a value only "j" batches: constant along "i", so the value itself.
+        var pmax = Vmap(Vmap((Tensor v) => Lax.Pmax(v, "i") + Lax.Pmin(v * 2, "i"), axisName: "j"), inAxes: null, axisName: "i", axisSize: 2)(x);
+        Assert.Equal(new[] { 3.0, 6, 3, 6 }, pmax.ToArray<double>());
+        // The outer axis reached through a Grad between the two Vmaps, and under Jit: d/dv sum(psum(v * v, "i")) = 2 * 3 * v.
+        var grads = Vmap(Grad((Tensor w) => Np.Sum(Vmap((Tensor v) => Lax.Psum(v * v, "i"), axisName: "j")(w))), inAxes: null, axisName: "i", axisSize: 3)(x);
+        Assert.Equal(new[] { 6.0, 12, 6, 12, 6, 12 }, grads.ToArray<double>());
+        var jitted = Jit((Tensor w) => Vmap(Vmap((Tensor v) => Lax.Psum(v, "i"), axisName: "j"), inAxes: null, axisName: "i", axisSize: 3)(w))(x);
+        Assert.Equal(new[] { 3.0, 6, 3, 6, 3, 6 }, jitted.ToArray<double>());
+        // A value batched by both Vmaps still reduces over "i" only: rows of m summed, for each column j.
+        var m = Np.Array(new double[] { 1, 2, 10, 20, 100, 200 }).Reshape(3, 2);
+        var both = Vmap(Vmap((Tensor v) => Lax.Psum(v, "i"), axisName: "j"), axisName: "i")(m);
+        Assert.Equal(new[] { 111.0, 222, 111, 222, 111, 222 }, both.ToArray<double>());
     }
 
-    [Fact(Skip = "BUG 2: Vmap over an empty batch (size 0) of a gather whose operand and indices are both batched throws JxIndexError 'gather: slice size 1 does not fit dim 0 of operand shape (0, 3)': the both-batched gather rule (and dynamic_slice with batched starts, which uses it) needs JAX's empty-batch special case")]
+    // Regression test (was BUG 2: Vmap over an empty batch of a gather whose operand and indices are both batched threw
+    // JxIndexError 'gather: slice size 1 does not fit dim 0 of operand shape (0, 3)'; the gather and dynamic_slice rules now
+    // special-case an empty batch, as JAX's gather batching rule does).
+    [Fact]
     public void EmptyBatchOfGatherWithBatchedOperandAndIndices()
     {
         var x = Np.Zeros([0, 3], DType.Float64);
         var i = Np.Zeros([0], DType.Int32);
         Assert.Equal(new Shape(0), Vmap((Tensor r, Tensor j) => Np.Take(r, j), [0, 0])(x, i).Shape);
         Assert.Equal(new Shape(0, 2), Vmap((Tensor r, Tensor j) => Lax.DynamicSlice(r, [j], [2]), [0, 0])(x, i).Shape);
+        // Batched at another dim, with a batched index array and through Jit: still the per-example shape with a leading 0.
+        var xt = Np.Zeros([3, 0], DType.Float32);
+        var idx = Np.Zeros([0, 2], DType.Int32);
+        var taken = Jit((Tensor a, Tensor b) => Vmap((Tensor r, Tensor j) => Np.Take(r, j), [1, 0])(a, b))(xt, idx);
+        Assert.Equal(new Shape(0, 2), taken.Shape);
+        Assert.Equal(DType.Float32, taken.DType);
+        Assert.Equal(new Shape(0, 3), Vmap((Tensor r, Tensor j) => Lax.DynamicUpdateSlice(r, Np.Ones([1], DType.Float64), [j]), [0, 0])(x, i).Shape);
     }
 
     // Regression test (was BUG 3: Nn.Sigmoid (the logistic kernel) throws ArgumentException 'Input span arguments must not be empty' on an empty array (TensorPrimitives.Sigmoid rejects empty spans; Elementwise.cs), so Vmap over an empty batch of it throws too)
@@ -1271,7 +1292,9 @@ public class VmapProperties
         Assert.Equal(new Shape(0), Vmap((Tensor x) => x.AsType(DType.Int32))(Np.Zeros([0], DType.Float64)).Shape);
     }
 
-    [Fact(Skip = "BUG 5 (a limit rather than a wrong answer): Np.Tile of a rank-4 array builds a rank-8 intermediate (Np.Shape.cs interleaves reps and dims), so under Vmap the batch dim makes it rank 9 and it throws ShapeError 'rank 9 is above Jx's maximum rank 8', although the result has rank 5")]
+    // Regression test (was BUG 5: Np.Tile of a rank-4 array built a rank-8 intermediate, so under Vmap it threw ShapeError
+    // 'rank 9 is above Jx's maximum rank 8'; Np.Tile now tiles one axis at a time).
+    [Fact]
     public void TileOfARank4ArrayUnderVmap()
     {
         var x = Np.Arange(2).Reshape(2, 1, 1, 1, 1).AsType(DType.Float64);
@@ -1279,5 +1302,10 @@ public class VmapProperties
         var t = Vmap((Tensor v) => Np.Tile(v, 2))(x);
         Assert.Equal(new Shape(2, 1, 1, 1, 2), t.Shape);
         Assert.Equal(new[] { 0.0, 0, 1, 1 }, t.ToArray<double>());
+        // reps on every axis under two Vmaps: the result has rank 6, no intermediate goes above rank 7.
+        var y = Np.Arange(4).Reshape(2, 2, 1, 1, 1, 1).AsType(DType.Float64);
+        var u = Vmap(Vmap((Tensor v) => Np.Tile(v, 1, 2, 1, 3)))(y);
+        Assert.Equal(new Shape(2, 2, 1, 2, 1, 3), u.Shape);
+        Assert.Equal(new[] { 0.0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3 }, u.ToArray<double>());
     }
 }

@@ -114,6 +114,108 @@ public class AutodiffTests
         Assert.True(Np.AllClose(Jacfwd(f)(x), Jacrev(f)(x), 1e-12, 1e-12));
     }
 
+    /// <summary>The Jacobian by the old definition: one JVP per input basis vector (columns) or one pullback per output
+    /// basis vector (rows), stacked in a loop.</summary>
+    private static Tensor LoopJacobian(Func<Tensor, Tensor> f, Tensor x, bool reverse)
+    {
+        Tensor Basis(Tensor like, int k) => Lax.Reshape(Nn.OneHot(Tensor.Scalar(k), like.Size, like.DType), like.Shape);
+        if (reverse)
+        {
+            var (y, pull) = Vjp(f, x);
+            return Lax.Reshape(Np.Stack(Enumerable.Range(0, y.Size).Select(j => pull(Basis(y, j))).ToArray(), 0), new Shape([.. y.Shape, .. x.Shape]));
+        }
+        var o = f(x);
+        var cols = Enumerable.Range(0, x.Size).Select(k => Jvp(f, x, Basis(x, k)).Tangent).ToArray();
+        return Lax.Reshape(Np.Stack(cols, -1), new Shape([.. o.Shape, .. x.Shape]));
+    }
+
+    private static int CountEqns(ClosedJaxpr j, string primitive) => j.Jaxpr.Eqns.Count(e => e.Primitive.Name == primitive);
+
+    [Fact]
+    public void JacobiansVectorizeOverTheStandardBasis()
+    {
+        // f(x) = sin(x) · Σx: J[i, k] = δ_ik · cos(x_i) · Σx + sin(x_i).
+        Func<Tensor, Tensor> f = x => Np.Sin(x) * x.Sum();
+        double[] xv = [0.5, -1.0, 2.0];
+        var x = Np.Array(xv);
+        double s = xv.Sum();
+        var expected = new double[9];
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 3; k++)
+                expected[i * 3 + k] = (i == k ? Math.Cos(xv[i]) * s : 0) + Math.Sin(xv[i]);
+        var rev = Jacrev(f)(x);
+        var fwd = Jacfwd(f)(x);
+        Assert.Equal(new Shape(3, 3), rev.Shape);
+        Assert.Equal(new Shape(3, 3), fwd.Shape);
+        var r = rev.ToArray<double>();
+        var w = fwd.ToArray<double>();
+        for (int i = 0; i < 9; i++) { Assert.Equal(expected[i], r[i], 14); Assert.Equal(expected[i], w[i], 14); }
+        Assert.Equal(1.7957993814397621, r[0], 14); // cos(0.5)·1.5 + sin(0.5)
+        // The same numbers as the loop over basis vectors (one pullback / one JVP each)...
+        Assert.True(Np.AllClose(rev, LoopJacobian(f, x, reverse: true), 1e-15, 1e-15));
+        Assert.True(Np.AllClose(fwd, LoopJacobian(f, x, reverse: false), 1e-15, 1e-15));
+        // ...but in one vectorized pass: sin and cos appear once in the program, not once per basis vector.
+        foreach (var jac in new[] { MakeJaxpr(Jacrev(f))(x), MakeJaxpr(Jacfwd(f))(x) })
+        {
+            Assert.Equal(1, CountEqns(jac, "sin"));
+            Assert.Equal(1, CountEqns(jac, "cos"));
+        }
+        Assert.Equal(3, CountEqns(MakeJaxpr((Tensor v) => LoopJacobian(f, v, reverse: false))(x), "cos")); // one JVP per column
+    }
+
+    [Fact]
+    public void JacobiansThroughDotGeneralAndReductions()
+    {
+        // f(X) = Σ_j ((X B)_ij)² for X (2, 3), B (3, 2): J[i, l, k] = δ_il · 2 (X B Bᵀ)_ik;
+        // the Hessian of its sum is H[i, k, l, m] = δ_il · 2 (B Bᵀ)_km.
+        double[,] xv = { { 0.5, -1.0, 2.0 }, { 1.5, 0.25, -0.75 } };
+        double[,] bv = { { 1.0, 2.0 }, { -1.0, 0.5 }, { 3.0, -2.0 } };
+        var X = Np.Array(xv);
+        var B = Np.Array(bv);
+        Func<Tensor, Tensor> f = x => Np.Sum(Np.Square(Np.Matmul(x, B)), 1);
+        double XB(int i, int j) => Enumerable.Range(0, 3).Sum(k => xv[i, k] * bv[k, j]);
+        double BBt(int k, int m) => Enumerable.Range(0, 2).Sum(j => bv[k, j] * bv[m, j]);
+        var expected = new double[2 * 2 * 3];
+        for (int i = 0; i < 2; i++)
+            for (int l = 0; l < 2; l++)
+                for (int k = 0; k < 3; k++)
+                    expected[(i * 2 + l) * 3 + k] = i == l ? 2 * Enumerable.Range(0, 2).Sum(j => XB(i, j) * bv[k, j]) : 0;
+        foreach (var jac in new[] { Jacrev(f)(X), Jacfwd(f)(X) })
+        {
+            Assert.Equal(new Shape(2, 2, 3), jac.Shape);
+            var a = jac.ToArray<double>();
+            for (int q = 0; q < a.Length; q++) Assert.Equal(expected[q], a[q], 12);
+        }
+        var hess = Hessian(x => Np.Sum(f(x)))(X);
+        Assert.Equal(new Shape(2, 3, 2, 3), hess.Shape);
+        var h = hess.ToArray<double>();
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 3; k++)
+                for (int l = 0; l < 2; l++)
+                    for (int m = 0; m < 3; m++)
+                        Assert.Equal(i == l ? 2 * BBt(k, m) : 0, h[((i * 3 + k) * 2 + l) * 3 + m], 12);
+
+        // g(x) = (A x) · mean(x) + max(x): J[i, k] = A_ik · mean(x) + (A x)_i / 3 + [k = argmax x].
+        double[] v = [0.3, -1.2, 2.0];
+        double[,] av = { { 1, 2, 3 }, { -1, 0, 4 } };
+        var A = Np.Array(av);
+        Func<Tensor, Tensor> g = x => Np.Matmul(A, x) * Np.Mean(x) + Np.Max(x);
+        double mean = v.Average();
+        var gExpected = new double[6];
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < 3; k++)
+                gExpected[i * 3 + k] = av[i, k] * mean + Enumerable.Range(0, 3).Sum(j => av[i, j] * v[j]) / 3 + (k == 2 ? 1 : 0);
+        foreach (var jac in new[] { Jacrev(g)(Np.Array(v)), Jacfwd(g)(Np.Array(v)) })
+        {
+            Assert.Equal(new Shape(2, 3), jac.Shape);
+            var a = jac.ToArray<double>();
+            for (int q = 0; q < 6; q++) Assert.Equal(gExpected[q], a[q], 12);
+        }
+        // A scalar output: the Jacobian is the gradient (shape in.shape).
+        Assert.Equal(new[] { 0.6, -2.4, 4.0 }, Jacrev((Tensor x) => Np.Sum(x * x))(Np.Array(v)).ToArray<double>());
+        Assert.Equal(new[] { 0.6, -2.4, 4.0 }, Jacfwd((Tensor x) => Np.Sum(x * x))(Np.Array(v)).ToArray<double>());
+    }
+
     [Fact]
     public void GradOverPytreeAndArgnums()
     {

@@ -44,6 +44,35 @@ public class VmapTests
     }
 
     [Fact]
+    public void CollectivesInsideJitCondAndScanSeeTheNamedAxis()
+    {
+        // A sub-function batched by a rule (pjit, cond, scan) runs over the enclosing Vmap's axis, name included.
+        var x = Np.Array(new double[] { 1, 2, 3 });
+        Assert.Equal(new double[] { 6, 6, 6 }, Vmap(Jit((Tensor v) => Lax.Psum(v, "i")), axisName: "i")(x).ToArray<double>());
+        Assert.Equal(new double[] { 1, 3, 5 }, Vmap(Jit((Tensor v) => v + Lax.AxisIndex("i").AsType(DType.Float64)), axisName: "i")(x).ToArray<double>());
+        Assert.Equal(new double[] { 6, 6, 6 }, Vmap((Tensor v) => Lax.Cond<Tensor, Tensor>(v > 0, a => Lax.Psum(a, "i"), a => -a, v), axisName: "i")(x).ToArray<double>());
+        // scan over each row, the carry adding the psum over rows of the current column: 1+3+5 + 2+4+6 = 21 for every row.
+        var m = Np.Array(new double[,] { { 1, 2 }, { 3, 4 }, { 5, 6 } });
+        var scanned = Vmap((Tensor row) => Lax.Scan<Tensor, Tensor, Tensor>((c, xi) => (c + Lax.Psum(xi, "i"), c), Np.Zeros([], DType.Float64), row).Carry, axisName: "i")(m);
+        Assert.Equal(new double[] { 21, 21, 21 }, scanned.ToArray<double>());
+        // Nested: Jit between an outer "i" and an inner "j" Vmap, psum over "i" of a value both batch: column sums.
+        var cols = Vmap(Jit(Vmap((Tensor v) => Lax.Psum(v, "i"), axisName: "j")), axisName: "i")(m);
+        Assert.Equal(new double[] { 9, 12, 9, 12, 9, 12 }, cols.ToArray<double>());
+    }
+
+    [Fact]
+    public void DynamicSliceAndUpdateOfARank0OperandUnderVmap()
+    {
+        // A rank-0 operand has no start indices: the batch dim's start is the only one (this threw IndexOutOfRangeException,
+        // and with it Jacfwd/Jacrev, which Vmap over the standard basis, of a function with such an update).
+        var x = Np.Array(new double[] { 1, 2, 3 });
+        Assert.Equal(new double[] { 1, 2, 3 }, Vmap((Tensor v) => Lax.DynamicSlice(v, [], []))(x).ToArray<double>());
+        Assert.Equal(new double[] { 1, 2, 3 }, Vmap((Tensor v) => Lax.DynamicUpdateSlice(Np.Zeros([], DType.Float64), v, []))(x).ToArray<double>());
+        Assert.Equal(new double[] { 2 }, Jacrev((Tensor v) => Lax.DynamicUpdateSlice(Np.Zeros([], DType.Float64), v * 2, []))(Tensor.Scalar(0.5)).Reshape(1).ToArray<double>());
+        Assert.Equal(new double[] { 2 }, Jacfwd((Tensor v) => Lax.DynamicUpdateSlice(Np.Zeros([], DType.Float64), v * 2, []))(Tensor.Scalar(0.5)).Reshape(1).ToArray<double>());
+    }
+
+    [Fact]
     public void ErrorsNameArgumentsAxesAndScope()
     {
         var e = Assert.Throws<ShapeError>(() => Vmap((Tensor a, Tensor b) => a + b)(Np.Ones([3]), Np.Ones([4])));

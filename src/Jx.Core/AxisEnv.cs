@@ -30,6 +30,15 @@ public static class AxisEnv
             (names.Length == 0 ? "No named axes are in scope: give Vmap (or Pmap) an axisName, e.g. Vmap(f, axisName: \"i\")." : $"The axis names in scope are {string.Join(", ", names)}."));
     }
 
+    /// <summary>The innermost frame with this name, or null when no enclosing transform defines it.</summary>
+    internal static Frame? TryFind(string name)
+    {
+        if (_frames is not { } frames) return null;
+        for (int i = frames.Count - 1; i >= 0; i--)
+            if (frames[i].Name == name) return frames[i];
+        return null;
+    }
+
     public static IReadOnlyList<Frame> InScope => Frames;
 }
 

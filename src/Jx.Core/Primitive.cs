@@ -21,6 +21,8 @@ public sealed class Primitive
     public EagerKernel Kernel { get; }
     /// <summary>The primitive family ("elementwise", "shape", "reduction", ...), for grouping rules.</summary>
     public string Family { get; }
+    // A collective over a named axis: its bind reaches the trace that defines the axis even when no argument depends on it.
+    private readonly bool _collective;
 
     public Primitive(string name, string family, AbstractEvalRule abstractEval, EagerKernel kernel, bool multipleResults = false)
     {
@@ -29,12 +31,15 @@ public sealed class Primitive
         AbstractEval = abstractEval;
         Kernel = kernel;
         MultipleResults = multipleResults;
+        _collective = family == "collective";
         PrimitiveRegistry.Register(this);
     }
 
     public override string ToString() => Name;
 
-    /// <summary>Applies the primitive under the innermost active trace that owns an argument (JAX's bind).</summary>
+    /// <summary>Applies the primitive under the innermost active trace that owns an argument (JAX's bind). A collective
+    /// over a named axis (psum, all_gather, axis_index, ...) goes at least to the trace that defines the axis, so that a
+    /// value which does not depend on the axis (or no value at all) still meets the transform that gives the name meaning.</summary>
     public Tensor[] Bind(Tensor[] args, Params? parameters = null)
     {
         var p = parameters ?? Params.Empty;
@@ -45,6 +50,9 @@ public sealed class Primitive
             return EvalEager(args, p);
         }
         var trace = TraceStack.FindTopTrace(args, this);
+        if (_collective && p.Has("axis_name") && p["axis_name"] is string axisName && AxisEnv.TryFind(axisName) is { } frame
+            && frame.Main.Alive && frame.Main.Level > trace.Main.Level)
+            trace = frame.Main.Trace;
         var tracers = new Tensor[args.Length];
         for (int i = 0; i < args.Length; i++) tracers[i] = TraceStack.FullRaise(trace, args[i]);
         var outs = trace.ProcessPrimitive(this, tracers, p);

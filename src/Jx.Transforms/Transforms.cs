@@ -223,37 +223,37 @@ public static partial class Transforms
 
     // ---------------- Jacobians ----------------
 
-    /// <summary>The Jacobian by forward mode: shape out.shape + in.shape, one JVP per input basis vector.</summary>
+    /// <summary>The Jacobian by forward mode (jax.jacfwd): shape out.shape + in.shape. One JVP per input basis vector, all
+    /// at once: the JVP is vectorized with <see cref="Vmap(Func{Tensor, Tensor}, int?, int?, string?, int?)"/> over the
+    /// standard basis of the input, so f's primal computation runs once and every primitive runs once on the whole basis.</summary>
+    /// <example><code>var j = Jacfwd((Tensor x) => Np.Sin(x) * x.Sum())(x);   // j[i, k] = d out_i / d x_k</code></example>
     public static Func<Tensor, Tensor> Jacfwd(Func<Tensor, Tensor> f) => x =>
     {
         if (!x.DType.IsFloating()) throw new DTypeError($"Jacfwd requires a floating-point input, got {x.DType.Name()}");
         int n = x.Size;
-        Tensor? outShapeProbe = null;
-        var cols = new Tensor[n];
-        for (int i = 0; i < n; i++)
-        {
-            var basis = Lax.Reshape(Nn.OneHot(Tensor.Scalar(i), n, x.DType), x.Shape);
-            var (o, t) = Jvp(f, x, basis);
-            outShapeProbe = o;
-            cols[i] = t;
-        }
         if (n == 0) return Np.Zeros(new Shape([.. f(x).Shape, .. x.Shape]), x.DType);
-        var stacked = Np.Stack(cols, -1);
-        return Lax.Reshape(stacked, new Shape([.. outShapeProbe!.Shape, .. x.Shape]));
+        Shape? outShape = null;
+        // column k of the Jacobian is the tangent along e_k; the batch of columns goes last: out.shape + (n,)
+        var cols = Vmap((Tensor e) => { var (o, t) = Jvp(f, x, e); outShape = o.Shape; return t; }, outAxes: -1)(StandardBasis(x));
+        return Lax.Reshape(cols, new Shape([.. outShape!, .. x.Shape]));
     };
 
-    /// <summary>The Jacobian by reverse mode: shape out.shape + in.shape, one pullback per output basis vector.</summary>
+    /// <summary>The Jacobian by reverse mode (jax.jacrev): shape out.shape + in.shape. f is linearized once and its pullback
+    /// is vectorized with <see cref="Vmap(Func{Tensor, Tensor}, int?, int?, string?, int?)"/> over the standard basis of
+    /// the output, so the backward pass runs once for all output cotangents.</summary>
+    /// <example><code>var j = Jacrev((Tensor x) => Np.Sin(x) * x.Sum())(x);   // j[i, k] = d out_i / d x_k</code></example>
     public static Func<Tensor, Tensor> Jacrev(Func<Tensor, Tensor> f) => x =>
     {
         if (!x.DType.IsFloating()) throw new DTypeError($"Jacrev requires a floating-point input, got {x.DType.Name()}");
         var (o, pull) = Vjp(f, x);
-        int m = o.Size;
-        if (m == 0) return Np.Zeros(new Shape([.. o.Shape, .. x.Shape]), x.DType);
-        var rows = new Tensor[m];
-        for (int j = 0; j < m; j++)
-            rows[j] = pull(Lax.Reshape(Nn.OneHot(Tensor.Scalar(j), m, o.DType), o.Shape));
-        return Lax.Reshape(Np.Stack(rows, 0), new Shape([.. o.Shape, .. x.Shape]));
+        if (o.Size == 0 || x.Size == 0) return Np.Zeros(new Shape([.. o.Shape, .. x.Shape]), x.DType);
+        // row i of the Jacobian is the pullback of e_i: (m, *in.shape), m = out.size, row-major as out.shape + in.shape
+        var rows = Vmap(pull)(StandardBasis(o));
+        return Lax.Reshape(rows, new Shape([.. o.Shape, .. x.Shape]));
     };
+
+    /// <summary>The standard basis of x's space: (x.size, *x.shape), row k the one-hot e_k in x's dtype (JAX's _std_basis).</summary>
+    private static Tensor StandardBasis(Tensor x) => Lax.Reshape(Np.Eye(x.Size, dtype: x.DType), new Shape([x.Size, .. x.Shape]));
 
     /// <summary>The Hessian, forward-over-reverse: Jacfwd(Jacrev(f)); shape in.shape + in.shape for scalar f.</summary>
     public static Func<Tensor, Tensor> Hessian(Func<Tensor, Tensor> f) => Jacfwd(Jacrev(f));

@@ -91,18 +91,28 @@ public static partial class Np
         return Enumerable.Range(0, bounds.Count - 1).Select(i => Lax.SliceInDim(x, bounds[i], Math.Max(bounds[i], bounds[i + 1]), 1, axis)).ToArray();
     }
 
-    /// <summary>Repeats the whole array reps times along each axis.</summary>
+    /// <summary>Repeats the whole array reps times along each axis (numpy.tile): x is first given leading 1s up to
+    /// len(reps), and reps leading 1s up to x's rank.</summary>
+    /// <example><code>Np.Tile(Np.Array(new[] { 1f, 2f }), 2, 3)   // shape (2, 6): [[1, 2, 1, 2, 1, 2], [1, 2, 1, 2, 1, 2]]</code></example>
     public static Tensor Tile(Tensor x, params int[] reps)
     {
+        if (reps.Any(r => r < 0)) throw new InvalidArgumentError($"Tile: reps must be >= 0, got ({string.Join(", ", reps)}) for an array of shape {x.Shape}");
         int rank = Math.Max(x.Rank, reps.Length);
-        var xs = Lax.Reshape(x, new Shape(Enumerable.Repeat(1, rank - x.Rank).Concat(x.Shape).ToArray()));
+        var cur = rank == x.Rank ? x : Lax.Reshape(x, new Shape(Enumerable.Repeat(1, rank - x.Rank).Concat(x.Shape).ToArray()));
         var r = Enumerable.Repeat(1, rank - reps.Length).Concat(reps).ToArray();
-        // Broadcast to (r0, s0, r1, s1, ...) then merge pairs.
-        var inter = new List<int>();
-        var dims = new List<int>();
-        for (int i = 0; i < rank; i++) { inter.Add(r[i]); inter.Add(xs.Shape[i]); dims.Add(2 * i + 1); }
-        var b = Lax.BroadcastInDim(xs, new Shape(inter.ToArray()), dims.ToArray());
-        return Lax.Reshape(b, new Shape(Enumerable.Range(0, rank).Select(i => r[i] * xs.Shape[i]).ToArray()));
+        // One axis at a time: broadcast (.., s_i, ..) to (.., r_i, s_i, ..) and merge the pair, so no intermediate has a
+        // rank above rank(result) + 1 (interleaving every axis at once would double the rank, past Jx's maximum under Vmap).
+        for (int i = 0; i < rank; i++)
+        {
+            if (r[i] == 1) continue;
+            var shape = cur.Shape.ToArray();
+            var inter = shape.Take(i).Append(r[i]).Concat(shape.Skip(i)).ToArray();
+            var dims = Enumerable.Range(0, rank).Select(d => d < i ? d : d + 1).ToArray();
+            var b = Lax.BroadcastInDim(cur, new Shape(inter), dims);
+            shape[i] *= r[i];
+            cur = Lax.Reshape(b, new Shape(shape));
+        }
+        return cur;
     }
 
     /// <summary>Repeats each element <paramref name="repeats"/> times along axis (flattened when axis is null).</summary>

@@ -26,14 +26,12 @@ public static class Collectives
         (ins, p) => [new Aval(Shape.Scalar, DType.Int32)],
         (xs, p, o) => throw Unbound("axis_index", p));
 
-    /// <summary>Binds a collective so that it reaches the trace that defines its axis, even when x does not depend on it.</summary>
+    /// <summary>Binds a collective over a named axis, first checking that an enclosing transform defines the name (a clear
+    /// <see cref="UnboundAxisNameError"/> otherwise). <see cref="Primitive.Bind"/> itself routes a collective to the trace
+    /// that defines its axis, even when x does not depend on it.</summary>
     internal static Tensor[] BindNamed(Primitive prim, Tensor[] args, string axisName, Params p)
     {
-        var frame = AxisEnv.Find(axisName, prim.Name);
-        var trace = frame.Main.Trace;
-        var raised = args.Select(a => a is Tracer t && t.Trace.Main.Level >= frame.Main.Level ? a : TraceStack.FullRaise(trace, a)).ToArray();
-        if (args.Length == 0)
-            return trace.ProcessPrimitive(prim, [], p).Select(TraceStack.FullLower).ToArray();
-        return prim.Bind(raised, p);
+        AxisEnv.Find(axisName, prim.Name);
+        return prim.Bind(args, p);
     }
 }

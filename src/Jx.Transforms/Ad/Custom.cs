@@ -110,7 +110,7 @@ internal static class CustomRules
         {
             var call = (CustomVjpCall)p.Get<OpaqueParam>("bwd").Value;
             int nres = p.Int("num_res");
-            var axis = new BatchAxis(null, size);
+            var axis = Batching.RuleAxis(size);
             var batched = new CustomVjpCall(call.Name, call.Fun, call.Fwd,
                 (res, cts) => Batching.RunBatched(a => call.Bwd(a[..nres], a[nres..]), [.. res, .. cts], [.. res.Select(_ => (int?)0), .. cts.Select(_ => (int?)0)], axis));
             var outAvals = OutAvals(p).Select(a => a with { Shape = new Shape([size, .. a.Shape]) }).ToArray();
@@ -121,7 +121,7 @@ internal static class CustomRules
         {
             var call = (CheckpointCall)p.Get<OpaqueParam>("fun").Value;
             int n = p.Int("num_primals");
-            var axis = new BatchAxis(null, size);
+            var axis = Batching.RuleAxis(size);
             var batched = new CheckpointCall(xs => Batching.RunBatched(call.Fun, xs, xs.Select(_ => (int?)0).ToArray(), axis));
             var outAvals = OutAvals(p).Select(a => a with { Shape = new Shape([size, .. a.Shape]) }).ToArray();
             var outs = RematLin.Bind(Batching.AllAt0(vals, dims, size), p.With("fun", new OpaqueParam(batched)).With("out_avals", new OpaqueParam(outAvals)));

@@ -50,7 +50,7 @@ public sealed class BatchTrace : Trace
         }
         if (dims.All(d => d is null))
             return Wrap(primitive.Bind(vals, parameters), []);
-        var (outs, outDims) = Batching.Apply(primitive, vals, dims, parameters, Axis.Size);
+        var (outs, outDims) = Batching.Apply(primitive, vals, dims, parameters, Axis);
         return Wrap(outs, outDims);
     }
 

@@ -8,12 +8,23 @@ public static class Batching
     public static IReadOnlyDictionary<Primitive, BatchRule> Rules { get { RuleLoader.EnsureLoaded(); return RulesTable; } }
     public static void Def(Primitive p, BatchRule rule) => RulesTable[p] = rule;
 
-    internal static (Tensor[], int?[]) Apply(Primitive p, Tensor[] vals, int?[] dims, Params ps, int size)
+    /// <summary>The axis of the batch trace whose rule is running now (null outside rules), so that a rule which batches a
+    /// sub-function over "the same axis" (pjit, cond, scan, while, custom_jvp/vjp, checkpoint) keeps the axis's name.</summary>
+    [ThreadStatic] private static BatchAxis? _ruleAxis;
+
+    /// <summary>The axis of the running rule when it has this size, else an unnamed axis of this size: for rules that
+    /// batch a sub-function later (a custom_vjp's bwd, a checkpointed function) and must keep the axis name.</summary>
+    internal static BatchAxis RuleAxis(int size) => _ruleAxis is { } a && a.Size == size ? a : new BatchAxis(null, size);
+
+    internal static (Tensor[], int?[]) Apply(Primitive p, Tensor[] vals, int?[] dims, Params ps, BatchAxis axis)
     {
         RuleLoader.EnsureLoaded();
         if (!RulesTable.TryGetValue(p, out var rule))
             throw new NotImplementedException($"Batching rule for '{p.Name}' not implemented");
-        return rule(vals, dims, ps, size);
+        var saved = _ruleAxis;
+        _ruleAxis = axis;
+        try { return rule(vals, dims, ps, axis.Size); }
+        finally { _ruleAxis = saved; }
     }
 
     // ---------------- helpers used by the rules ----------------
@@ -64,9 +75,12 @@ public static class Batching
 
     public static int[] Shift(int[] axes) => axes.Select(a => a + 1).ToArray();
 
-    /// <summary>Runs f on values batched along <paramref name="dims"/> and returns outputs batched at dim 0.</summary>
+    /// <summary>Runs f on values batched along <paramref name="dims"/> and returns outputs batched at dim 0. Called from a
+    /// batching rule with an unnamed axis of the rule's size, f runs over the rule's own axis, name included (as JAX
+    /// batches a sub-jaxpr with the enclosing axis data), so collectives over that name inside f see the batch.</summary>
     public static Tensor[] RunBatched(Func<Tensor[], Tensor[]> f, Tensor[] vals, int?[] dims, BatchAxis axis)
     {
+        if (axis.Name is null && _ruleAxis is { Name: not null } outer && outer.Size == axis.Size) axis = outer;
         using var scope = TraceStack.NewMain("vmap", m => new BatchTrace(m), axis);
         using var env = axis.Name is null ? null : AxisEnv.Push(axis.Name, axis.Size, scope.Main);
         var trace = (BatchTrace)scope.Main.Trace;

@@ -89,7 +89,7 @@ public static class Pjit
         Batching.Def(Primitive, (vals, dims, p, size) =>
         {
             var j = JaxprOf(p);
-            var outs = Batching.RunBatched(a => j.Call(a), vals, dims, new BatchAxis(null, size));
+            var outs = Batching.RunBatched(a => j.Call(a), vals, dims, Batching.RuleAxis(size));
             return (outs, outs.Select(_ => (int?)0).ToArray());
         });
     }

@@ -78,7 +78,9 @@ internal static class BatchingRules
             var x = Batching.MoveTo(vals[0], dims[0], 0, size);
             var sizes = ps.Ints("slice_sizes");
             if (dims.Skip(1).All(d => d is null))
-                return ([ShapeOps.DynamicSlice.Bind1([x, Np.Zeros([], vals[1].DType), .. vals[1..]], ps.With("slice_sizes", new IntList([size, .. sizes])))], [0]);
+                return ([ShapeOps.DynamicSlice.Bind1([x, Np.Zeros([], StartType(vals[1..])), .. vals[1..]], ps.With("slice_sizes", new IntList([size, .. sizes])))], [0]);
+            // An empty batch has nothing to slice (and a slice of size 1 of its empty batch dim does not exist).
+            if (size == 0) return ([Np.Zeros([0, .. sizes], x.DType)], [0]);
             var idx = StackIndices(vals[1..], dims[1..], size);
             int r = x.Rank - 1;
             var gdn = new GatherDimensionNumbers(Enumerable.Range(1, r).ToArray(), [0], Enumerable.Range(0, r + 1).ToArray());
@@ -89,7 +91,7 @@ internal static class BatchingRules
             var x = Batching.MoveTo(vals[0], dims[0], 0, size);
             var u = Batching.MoveTo(vals[1], dims[1], 0, size);
             if (dims.Skip(2).All(d => d is null))
-                return ([ShapeOps.DynamicUpdateSlice.Bind1([x, u, Np.Zeros([], vals[2].DType), .. vals[2..]], ps)], [0]);
+                return ([ShapeOps.DynamicUpdateSlice.Bind1([x, u, Np.Zeros([], StartType(vals[2..])), .. vals[2..]], ps)], [0]);
             var idx = StackIndices(vals[2..], dims[2..], size);
             int r = x.Rank - 1;
             var sdn = new ScatterDimensionNumbers(Enumerable.Range(1, r).ToArray(), [0], Enumerable.Range(0, r + 1).ToArray());
@@ -111,10 +113,17 @@ internal static class BatchingRules
         Batching.Def(Linalg.DotGeneral, DotGeneralRule);
 
         // ---- collectives over other (outer) axis names pass through with the batch dim kept ----
+        // The values are re-bound through Collectives.BindNamed, which routes the bind to the trace that defines the axis
+        // name even when the values do not depend on it (a value only this Vmap batches is raised to that trace), as JAX
+        // does; this trace's batch dim is carried through unchanged (all_gather adds a leading axis in front of it).
         foreach (var p in new[] { Collectives.Psum, Collectives.Pmax, Collectives.Pmin })
-            Batching.Def(p, (vals, dims, ps, size) => ([p.Bind1(vals, ps)], [dims[0]]));
-        Batching.Def(Collectives.AllGather, (vals, dims, ps, size) => ([Collectives.AllGather.Bind1(vals, ps)], [dims[0] + 1]));
+            Batching.Def(p, (vals, dims, ps, size) => ([Collectives.BindNamed(p, vals, ps.Get<string>("axis_name"), ps)[0]], [dims[0]]));
+        Batching.Def(Collectives.AllGather, (vals, dims, ps, size) =>
+            ([Collectives.BindNamed(Collectives.AllGather, vals, ps.Get<string>("axis_name"), ps)[0]], [dims[0] + 1]));
     }
+
+    /// <summary>The dtype of the start index for the batch dim: that of the other starts (int32 for a rank-0 operand, which has none).</summary>
+    private static DType StartType(Tensor[] starts) => starts.Length > 0 ? starts[0].DType : DType.Int32;
 
     /// <summary>Scalar start indices (some batched) as a (B, 1 + k) array whose first column is the batch index.</summary>
     private static Tensor StackIndices(Tensor[] idx, int?[] dims, int size)
@@ -146,6 +155,13 @@ internal static class BatchingRules
         // Both batched: index the batch dim with an iota column.
         x = Batching.MoveTo(x, dims[0], 0, size);
         idx = Batching.MoveTo(idx, dims[1], 0, size);
+        if (size == 0)
+        {
+            // An empty batch (as in JAX's gather batching rule): the per-example output shape, with a leading 0. The iota
+            // gather below would ask for a slice of size 1 of the empty batch dim, which does not exist.
+            var one = Indexing.Gather.OutputAvals([new Aval(new Shape(x.Shape.Skip(1).ToArray()), x.DType), new Aval(new Shape(idx.Shape.Skip(1).ToArray()), idx.DType)], ps)[0];
+            return ([Np.Zeros([0, .. one.Shape], x.DType)], [0]);
+        }
         var withIota = PrependIota(idx, size);
         var g2 = new GatherDimensionNumbers(S(dn.OffsetDims.ToArray()), [0, .. S(dn.CollapsedSliceDims.ToArray())], [0, .. S(dn.StartIndexMap.ToArray())]);
         return ([Indexing.Gather.Bind1([x, withIota], ps.With("dimension_numbers", g2).With("slice_sizes", new IntList([1, .. sizes])))], [0]);
