@@ -44,6 +44,9 @@ public sealed class CpuJitBackend : IJitBackend
                 kernels[i].InputSlots = slotLists[i].ToArray();
             }
         }
+        // Loop bodies are programs of their own, compiled now and run by the loop step without primitive dispatch.
+        foreach (var scan in plan.Steps.OfType<ScanStep>())
+            scan.Body = (CpuExecutable)Compile(scan.BodyJaxpr, name + "_scan_body");
         var exe = new CpuExecutable(plan, optimized, source);
         if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
         {
@@ -66,7 +69,14 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
 
     public LoweredText Describe() => new(optimized.ToString(), plan.Describe(), source, plan.KernelCount);
 
-    public Tensor[] Run(Tensor[] args)
+    /// <summary>Number of value slots of the program (the size of a <see cref="LoopArena"/> for it).</summary>
+    public int SlotCount => plan.SlotAvals.Length;
+
+    public Tensor[] Run(Tensor[] args) => Execute(args, null);
+
+    /// <summary>Runs the program; with an <paramref name="arena"/> (a loop body), kernel outputs are written into the
+    /// arena's reused buffers instead of fresh arrays.</summary>
+    internal Tensor[] Execute(Tensor[] args, LoopArena? arena)
     {
         var env = new Tensor?[plan.SlotAvals.Length];
         for (int i = 0; i < args.Length; i++) env[plan.InputSlots[i]] = args[i];
@@ -83,13 +93,23 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
                 {
                     case LibraryStep l:
                     {
-                        var ins = l.Inputs.Select(i => i is int s ? env[s]! : (Tensor)i).ToArray();
-                        var outs = l.Eqn.Primitive.Bind(ins, l.Eqn.Params);
+                        var ins = Resolve(l.Inputs, env);
+                        // The avals are known from the jaxpr: the primitive's kernel runs directly, without abstract
+                        // evaluation (the debugging hooks still go through Bind).
+                        var outs = DebugNans.Enabled || EagerProfiler.Enabled
+                            ? l.Eqn.Primitive.Bind(ins, l.Eqn.Params)
+                            : l.Eqn.Primitive.Kernel(ins, l.Eqn.Params, l.OutAvals);
                         for (int i = 0; i < outs.Length; i++) env[l.OutSlots[i]] = outs[i];
                         break;
                     }
+                    case ScanStep sc:
+                    {
+                        var outs = sc.Run(Resolve(sc.Inputs, env), sc.OutSlots.Select(s => plan.SlotAvals[s]).ToArray());
+                        for (int i = 0; i < outs.Length; i++) env[sc.OutSlots[i]] = outs[i];
+                        break;
+                    }
                     case KernelStep k:
-                        RunKernel(k, env);
+                        RunKernel(k, env, arena);
                         break;
                 }
             }
@@ -99,6 +119,13 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         var result = new Tensor[plan.Outputs.Length];
         for (int i = 0; i < result.Length; i++) result[i] = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
         return result;
+    }
+
+    private static Tensor[] Resolve(object[] inputs, Tensor?[] env)
+    {
+        var ins = new Tensor[inputs.Length];
+        for (int i = 0; i < ins.Length; i++) ins[i] = inputs[i] is int s ? env[s]! : (Tensor)inputs[i];
+        return ins;
     }
 
     private static Tensor Identity(ReduceKind kind, Aval a)
@@ -120,13 +147,13 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         return Np.Full(a.Shape, v, a.DType);
     }
 
-    private void RunKernel(KernelStep k, Tensor?[] env)
+    private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena)
     {
         var kernel = k.Kernel;
         foreach (var (value, slot) in kernel.Outputs)
         {
             var aval = plan.SlotAvals[slot];
-            env[slot] = KernelUtil.Wrap(KernelUtil.NewArray(aval.DType, aval.Size), aval);
+            env[slot] = KernelUtil.Wrap(arena is null ? KernelUtil.NewArray(aval.DType, aval.Size) : arena.Get(slot, aval), aval);
         }
         if (k.Total == 0 || k.Work == 0)
         {

@@ -27,6 +27,7 @@ internal sealed class LibraryStep(Eqn eqn, object[] inputs, int[] outSlots) : St
     /// <summary>Per input: an int slot or a concrete Tensor (a literal).</summary>
     public object[] Inputs { get; } = inputs;
     public int[] OutSlots { get; } = outSlots;
+    public Aval[] OutAvals { get; } = eqn.Outputs.Select(o => o.Aval).ToArray();
     public override string Describe(Func<int, string> slotName) =>
         $"library {Eqn.Primitive.Name}{Eqn.Params} ({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}";
 }
@@ -126,7 +127,8 @@ internal static class Fusion
                 if (!IsFusible(e))
                 {
                     var ins = e.Inputs.Select(a => a is Literal l ? (object)l.Value : Slot((Var)a)).ToArray();
-                    steps.Add(new LibraryStep(e, ins, e.Outputs.Select(Slot).ToArray()));
+                    var outSlots = e.Outputs.Select(Slot).ToArray();
+                    steps.Add(e.Primitive == ControlFlow.Scan ? new ScanStep(e, ins, outSlots) : new LibraryStep(e, ins, outSlots));
                     continue;
                 }
                 var root = e.Outputs[0];

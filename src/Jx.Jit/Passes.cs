@@ -207,7 +207,8 @@ public static class Passes
                     else if (IsAdditiveIdentity(ins[0]) && SameType(ins[1])) replace = ins[1];
                     break;
                 case "sub":
-                    if (Splat(ins[1]) == 0 && SameType(ins[0])) replace = ins[0];
+                    // x − 0 → x, but for floats only when the zero is +0.0 (−0.0 − (−0.0) is +0.0).
+                    if (Splat(ins[1]) is double sz && sz == 0 && (!ins[1].Aval.DType.IsFloating() || !double.IsNegative(sz)) && SameType(ins[0])) replace = ins[0];
                     break;
                 case "div":
                     if (Splat(ins[1]) == 1 && SameType(ins[0])) replace = ins[0];

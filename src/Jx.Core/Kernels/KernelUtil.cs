@@ -140,6 +140,51 @@ internal static class KernelUtil
     /// <summary>A new concrete tensor of the given aval over an array the caller will not write again.</summary>
     public static Tensor Wrap(Array data, Aval aval, Device? device = null) => Tensor.Own(data, aval.DType, aval.Shape, device, aval.Weak);
 
+    /// <summary>An array for n elements of the dtype whose contents the caller overwrites entirely.</summary>
+    public static Array NewUninitialized(DType d, int n) => d switch
+    {
+        DType.Bool => GC.AllocateUninitializedArray<bool>(n),
+        DType.Int32 => GC.AllocateUninitializedArray<int>(n),
+        DType.Int64 => GC.AllocateUninitializedArray<long>(n),
+        DType.UInt32 => GC.AllocateUninitializedArray<uint>(n),
+        DType.Float16 => GC.AllocateUninitializedArray<Half>(n),
+        DType.BFloat16 => GC.AllocateUninitializedArray<BFloat16>(n),
+        DType.Float32 => GC.AllocateUninitializedArray<float>(n),
+        DType.Float64 => GC.AllocateUninitializedArray<double>(n),
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>A splat buffer of n elements holding the value of the splat buffer <paramref name="b"/>.</summary>
+    internal static Buffer SplatRow(Buffer b, int n) => b.DType switch
+    {
+        DType.Bool => Buffer.Splat(b.Get<bool>(0), n, b.Device),
+        DType.Int32 => Buffer.Splat(b.Get<int>(0), n, b.Device),
+        DType.Int64 => Buffer.Splat(b.Get<long>(0), n, b.Device),
+        DType.UInt32 => Buffer.Splat(b.Get<uint>(0), n, b.Device),
+        DType.Float16 => Buffer.Splat(b.Get<Half>(0), n, b.Device),
+        DType.BFloat16 => Buffer.Splat(b.Get<BFloat16>(0), n, b.Device),
+        DType.Float32 => Buffer.Splat(b.Get<float>(0), n, b.Device),
+        DType.Float64 => Buffer.Splat(b.Get<double>(0), n, b.Device),
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>Fills dst[offset .. offset + count) with the value of the splat buffer <paramref name="b"/>.</summary>
+    internal static void FillRange(Array dst, long offset, int count, Buffer b)
+    {
+        switch (dst)
+        {
+            case bool[] a: a.AsSpan((int)offset, count).Fill(b.Get<bool>(0)); break;
+            case int[] a: a.AsSpan((int)offset, count).Fill(b.Get<int>(0)); break;
+            case long[] a: a.AsSpan((int)offset, count).Fill(b.Get<long>(0)); break;
+            case uint[] a: a.AsSpan((int)offset, count).Fill(b.Get<uint>(0)); break;
+            case Half[] a: a.AsSpan((int)offset, count).Fill(b.Get<Half>(0)); break;
+            case BFloat16[] a: a.AsSpan((int)offset, count).Fill(b.Get<BFloat16>(0)); break;
+            case float[] a: a.AsSpan((int)offset, count).Fill(b.Get<float>(0)); break;
+            case double[] a: a.AsSpan((int)offset, count).Fill(b.Get<double>(0)); break;
+            default: throw new InvalidOperationException();
+        }
+    }
+
     public static Array NewArray(DType d, int n) => d switch
     {
         DType.Bool => new bool[n],

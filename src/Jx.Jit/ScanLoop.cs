@@ -1,0 +1,112 @@
+namespace Jx;
+
+/// <summary>A scan in a compiled program: the loop runs in the executor around the body's own compiled program (its
+/// fused kernels and library calls), with no per-iteration dispatch through primitives. Row i of every xs is copied
+/// straight out of its buffer (splat buffers, such as zero tangents, stay splats), every y is written straight into its
+/// stacked result, and the body's kernel outputs live in a <see cref="LoopArena"/>: two sets of buffers used on
+/// alternate iterations, so the carry produced by one iteration is read by the next while the iteration after that
+/// overwrites the older set.</summary>
+internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
+{
+    public Eqn Eqn { get; } = eqn;
+    /// <summary>Per input: an int slot or a concrete Tensor (a literal).</summary>
+    public object[] Inputs { get; } = inputs;
+    public int[] OutSlots { get; } = outSlots;
+    public ClosedJaxpr BodyJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("jaxpr");
+    public int NumConsts { get; } = eqn.Params.Int("num_consts");
+    public int NumCarry { get; } = eqn.Params.Int("num_carry");
+    public int Length { get; } = eqn.Params.Int("length");
+    public bool Reverse { get; } = eqn.Params.Bool("reverse");
+    /// <summary>The compiled body, set by the backend.</summary>
+    public CpuExecutable? Body { get; set; }
+
+    public override string Describe(Func<int, string> slotName) =>
+        $"loop scan length={Length}{(Reverse ? " reverse" : "")} ({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}, body of {Body?.KernelCount ?? 0} steps";
+
+    /// <summary>Runs the loop on concrete inputs.</summary>
+    public Tensor[] Run(Tensor[] ins, Aval[] outAvals)
+    {
+        var body = Body!;
+        int nC = NumConsts, nK = NumCarry, length = Length;
+        var seqs = ins[(nC + nK)..];
+        int nys = outAvals.Length - nK;
+        var args = new Tensor[ins.Length];
+        for (int i = 0; i < nC + nK; i++) args[i] = ins[i];
+        var ys = new Array?[nys];
+        var yRow = new int[nys];
+        for (int k = 0; k < nys; k++) yRow[k] = outAvals[nK + k].Shape.Skip(1).Aggregate(1, (a, b) => a * b);
+        var xRowShapes = seqs.Select(s => new Shape(s.Shape.Skip(1).ToArray())).ToArray();
+        var arena = new LoopArena(body.SlotCount);
+        for (int step = 0; step < length; step++)
+        {
+            int i = Reverse ? length - 1 - step : step;
+            for (int k = 0; k < seqs.Length; k++) args[nC + nK + k] = Row(seqs[k], i, xRowShapes[k]);
+            arena.Parity = step & 1;
+            var r = body.Execute(args, arena);
+            for (int c = 0; c < nK; c++)
+                // A carry passed through from an older iteration may sit in the buffer set the next iteration writes.
+                args[nC + c] = arena.OwnsOtherParity(r[c]) ? Clone(r[c]) : r[c];
+            for (int k = 0; k < nys; k++)
+            {
+                var y = r[nK + k].Buffer!;
+                ys[k] ??= KernelUtil.NewUninitialized(outAvals[nK + k].DType, length * yRow[k]);
+                if (y.IsSplat) KernelUtil.FillRange(ys[k]!, (long)i * yRow[k], yRow[k], y);
+                else Array.Copy(y.RawArray(), 0, ys[k]!, (long)i * yRow[k], yRow[k]);
+            }
+        }
+        var outs = new Tensor[outAvals.Length];
+        for (int c = 0; c < nK; c++) outs[c] = args[nC + c];
+        for (int k = 0; k < nys; k++)
+        {
+            var a = outAvals[nK + k];
+            outs[nK + k] = length == 0 ? Np.Zeros(a.Shape, a.DType) : KernelUtil.Wrap(ys[k]!, a);
+        }
+        return outs;
+    }
+
+    private static Tensor Row(Tensor x, int i, Shape rowShape)
+    {
+        var b = x.Buffer!;
+        int n = rowShape.Size;
+        if (b.IsSplat) return new Tensor(KernelUtil.SplatRow(b, n), rowShape, x.WeakType);
+        var dst = KernelUtil.NewUninitialized(b.DType, n);
+        Array.Copy(b.RawArray(), (long)i * n, dst, 0, n);
+        return Tensor.Own(dst, b.DType, rowShape, b.Device, x.WeakType);
+    }
+
+    private static Tensor Clone(Tensor t)
+    {
+        var b = t.Buffer!;
+        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
+        Array.Copy(b.RawArray(), dst, b.Length);
+        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
+    }
+}
+
+/// <summary>Output buffers of a loop body's kernels, reused across iterations: slot s of iteration i lives in set
+/// i mod 2. A value produced in iteration i is therefore intact while iteration i + 1 reads it.</summary>
+internal sealed class LoopArena(int slots)
+{
+    private readonly Array?[] _even = new Array?[slots], _odd = new Array?[slots];
+    public int Parity { get; set; }
+
+    /// <summary>The buffer for a kernel output in the current set, allocated on first use.</summary>
+    public Array Get(int slot, Aval aval)
+    {
+        var set = Parity == 0 ? _even : _odd;
+        var a = set[slot];
+        if (a is null || a.Length != aval.Size) set[slot] = a = KernelUtil.NewUninitialized(aval.DType, aval.Size);
+        return a;
+    }
+
+    /// <summary>Whether the tensor's storage is a buffer of the other set (a value carried over from an older
+    /// iteration, which the next iteration would overwrite).</summary>
+    public bool OwnsOtherParity(Tensor t)
+    {
+        if (t.Buffer!.IsSplat) return false;
+        var raw = t.Buffer.RawArray();
+        var other = Parity == 0 ? _odd : _even;
+        foreach (var a in other) if (ReferenceEquals(a, raw)) return true;
+        return false;
+    }
+}

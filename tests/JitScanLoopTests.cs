@@ -1,0 +1,86 @@
+using static Jx.Transforms;
+
+namespace Jx.Tests;
+
+/// <summary>Scans inside compiled programs run as a loop step around the compiled body, with reused carry buffers.</summary>
+public class JitScanLoopTests
+{
+    private static readonly Tensor Xs = Np.Arange(24).Reshape([6, 4]).AsType(DType.Float32) * 0.25f;
+
+    [Fact]
+    public void TheLoweredProgramHasALoopStepAndMatchesEager()
+    {
+        Func<Tensor, Tensor, (Tensor, Tensor)> f = (h0, xs) =>
+            Lax.Scan((Tensor h, Tensor x) => { var n = Np.Tanh(h * 0.5f + x); return (n, n.Sum()); }, h0, xs);
+        var jf = Jit(f);
+        var h0 = Np.Ones([4]);
+        Assert.Contains("loop scan length=6", jf.Lower(h0, Xs).FusionGroups);
+        var (hj, yj) = jf(h0, Xs);
+        var (he, ye) = f(h0, Xs);
+        Assert.True(Np.AllClose(hj, he, 1e-6, 1e-6));
+        Assert.True(Np.AllClose(yj, ye, 1e-6, 1e-6));
+        Assert.Equal([6], yj.Shape.ToArray());
+    }
+
+    [Fact]
+    public void ACarryPassedThroughFromAnOlderIterationIsNotOverwrittenByBufferReuse()
+    {
+        // (a, b) → (b, a + x): the new a is the previous iteration's b, a buffer the next iteration reuses.
+        Func<Tensor, Tensor, Tensor, (Tensor, Tensor, Tensor)> f = (a0, b0, xs) =>
+        {
+            var ((a, b), ys) = Lax.Scan(((Tensor A, Tensor B) c, Tensor x) => ((c.B, c.A * 2f + x), c.A - c.B), (a0, b0), xs);
+            return (a, b, ys);
+        };
+        var a0 = Np.Array(new float[] { 1, 2, 3, 4 });
+        var b0 = Np.Array(new float[] { -1, 0, 1, 2 });
+        var (aj, bj, yj) = Jit(f)(a0, b0, Xs);
+        // The same recurrence by hand.
+        var a = new float[] { 1, 2, 3, 4 }; var b = new float[] { -1, 0, 1, 2 };
+        var xs = Xs.ToArray<float>();
+        var ys = new float[24];
+        for (int i = 0; i < 6; i++)
+        {
+            var na = (float[])b.Clone();
+            var nb = new float[4];
+            for (int j = 0; j < 4; j++) { ys[i * 4 + j] = a[j] - b[j]; nb[j] = a[j] * 2f + xs[i * 4 + j]; }
+            a = na; b = nb;
+        }
+        Assert.Equal(a, aj.ToArray<float>());
+        Assert.Equal(b, bj.ToArray<float>());
+        Assert.Equal(ys, yj.ToArray<float>());
+    }
+
+    [Fact]
+    public void ReverseZeroLengthSplatAndNestedScansMatchEager()
+    {
+        Func<Tensor, Tensor, (Tensor, Tensor)> rev = (c0, xs) => Lax.Scan((Tensor c, Tensor x) => (c + x, c * x), c0, xs, reverse: true);
+        var c0 = Np.Full([4], 0.5f);
+        var (cr, yr) = Jit(rev)(c0, Xs);
+        var (ce, ye) = rev(c0, Xs);
+        Assert.Equal(ce.ToArray<float>(), cr.ToArray<float>());
+        Assert.Equal(ye.ToArray<float>(), yr.ToArray<float>());
+
+        var empty = Np.Zeros([0, 4]);
+        var (c0j, y0j) = Jit(rev)(c0, empty);
+        Assert.Equal(c0.ToArray<float>(), c0j.ToArray<float>());
+        Assert.Equal([0, 4], y0j.Shape.ToArray());
+
+        // Splat xs (zeros) and a splat y (a constant per step).
+        Func<Tensor, Tensor, (Tensor, Tensor)> withConst = (c, xs) => Lax.Scan((Tensor cc, Tensor x) => (cc + x + 1f, Np.OnesLike(x)), c, xs);
+        var (cs, ys) = Jit(withConst)(c0, Np.Zeros([5, 4]));
+        Assert.Equal(Enumerable.Repeat(5.5f, 4), cs.ToArray<float>());
+        Assert.Equal(Enumerable.Repeat(1f, 20), ys.ToArray<float>());
+
+        Func<Tensor, Tensor> nested = xs => Lax.Scan((Tensor c, Tensor row) =>
+            (c + Lax.Scan((Tensor d, Tensor v) => (d * 0.5f + v, d), Tensor.Scalar(0f), row).Carry, c), Tensor.Scalar(1f), xs).Carry;
+        Assert.Equal(nested(Xs).Item<float>(), Jit(nested)(Xs).Item<float>(), 5);
+    }
+
+    [Fact]
+    public void GradientOfAJittedScanMatchesEager()
+    {
+        Func<Tensor, Tensor> loss = w => Lax.Scan((Tensor h, Tensor x) => { var n = Np.Tanh(h * w + x); return (n, n.Sum()); }, Np.Zeros([4]), Xs).Ys.Sum();
+        var w0 = Tensor.Scalar(0.7f);
+        Assert.Equal(Grad(loss)(w0).Item<float>(), Jit(Grad(loss))(w0).Item<float>(), 4);
+    }
+}
