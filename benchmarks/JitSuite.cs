@@ -47,14 +47,7 @@ internal static class JitSuite
         };
     }
 
-    private static double Median(Action a, int reps)
-    {
-        a();
-        var ts = new List<double>();
-        for (int i = 0; i < reps; i++) { var sw = Stopwatch.StartNew(); a(); ts.Add(sw.Elapsed.TotalMilliseconds); }
-        ts.Sort();
-        return ts[reps / 2];
-    }
+    private static double Median(Action a, int reps) => Stats.Of(a, 1, reps).MedianMs;
 
     public static int Run(string[] args)
     {

@@ -9,13 +9,22 @@ internal sealed record Stats(double MedianMs, double MinMs, double MaxMs, int Re
     /// after a ~100 ms quiet period) has finished before timing starts.</summary>
     public static double MinWarmupMs { get; set; } = 300;
 
+    /// <summary>Calls before .NET's tiered compilation promotes a method to optimized code (30, plus a margin): a method
+    /// that runs once per workload call stays in unoptimized tier-0 code until the workload has run this often.</summary>
+    public const int TierUpCalls = 40;
+
+    /// <summary>Longest warm-up spent reaching <see cref="TierUpCalls"/> for slow workloads.</summary>
+    public static double MaxWarmupMs { get; set; } = 4000;
+
     /// <summary>Times <paramref name="run"/> <paramref name="reps"/> times after at least <paramref name="warmup"/>
-    /// untimed runs (more until <see cref="MinWarmupMs"/> has passed). A full GC runs before the first timed run
-    /// only, so collections the workload itself causes are counted.</summary>
+    /// untimed runs, more until <see cref="MinWarmupMs"/> has passed, and more until <see cref="TierUpCalls"/> calls
+    /// (or <see cref="MaxWarmupMs"/>) so that steady-state code is measured, as BenchmarkDotNet's warm-up does. A full
+    /// GC runs before the first timed run only, so collections the workload itself causes are counted.</summary>
     public static Stats Of(Action run, int warmup, int reps)
     {
         long w0 = Stopwatch.GetTimestamp();
-        for (int i = 0; i < warmup || Stopwatch.GetElapsedTime(w0).TotalMilliseconds < MinWarmupMs; i++) run();
+        double Elapsed() => Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
+        for (int i = 0; i < warmup || Elapsed() < MinWarmupMs || (i < TierUpCalls && Elapsed() < MaxWarmupMs); i++) run();
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();

@@ -43,26 +43,53 @@ public static class Linalg
             var outType = p.Has("preferred_element_type") && p["preferred_element_type"] is DType d0 ? d0 : l.DType;
             return [new Aval(new Shape(shape), outType, l.Weak && r.Weak)];
         },
-        (xs, p, o) => [DotKernel(xs[0], xs[1], DotDimensionNumbers.FromParam(p["dimension_numbers"]), o[0])]);
+        (xs, p, o) => [DotKernel(xs[0], xs[1], p["dimension_numbers"]!, o[0])]);
 
     internal static int[] Free(int rank, int[] contract, int[] batch) => Enumerable.Range(0, rank).Where(i => !contract.Contains(i) && !batch.Contains(i)).ToArray();
 
     private static string Describe(DotDimensionNumbers dn) =>
         $"contracting {ShapeOps.Fmt(dn.LhsContract)}×{ShapeOps.Fmt(dn.RhsContract)}, batch {ShapeOps.Fmt(dn.LhsBatch)}×{ShapeOps.Fmt(dn.RhsBatch)}";
 
-    /// <summary>Moves lhs to (B, M, K) and rhs to (B, K, N), copying only when the layout differs, then runs GEMMs.</summary>
-    private static Tensor DotKernel(Tensor l, Tensor r, DotDimensionNumbers dn, Aval o)
+    /// <summary>Parsed dimension numbers per (immutable) parameter list, so that small products do not re-parse them.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, DotDimensionNumbers> Parsed = new();
+
+    private static int[] FreeDims(int rank, int[] contract, int[] batch)
     {
-        var lFree = Free(l.Rank, dn.LhsContract, dn.LhsBatch);
-        var rFree = Free(r.Rank, dn.RhsContract, dn.RhsBatch);
-        int B = dn.LhsBatch.Aggregate(1, (a, d) => a * l.Shape[d]);
-        int M = lFree.Aggregate(1, (a, d) => a * l.Shape[d]);
-        int K = dn.LhsContract.Aggregate(1, (a, d) => a * l.Shape[d]);
-        int N = rFree.Aggregate(1, (a, d) => a * r.Shape[d]);
+        int n = rank - contract.Length - batch.Length;
+        var f = new int[n];
+        for (int i = 0, k = 0; i < rank; i++)
+            if (Array.IndexOf(contract, i) < 0 && Array.IndexOf(batch, i) < 0) f[k++] = i;
+        return f;
+    }
+
+    private static int Product(Shape s, int[] dims)
+    {
+        int p = 1;
+        foreach (var d in dims) p *= s[d];
+        return p;
+    }
+
+    private static int[] Concat(int[] a, int[] b, int[] c)
+    {
+        var r = new int[a.Length + b.Length + c.Length];
+        a.CopyTo(r, 0); b.CopyTo(r, a.Length); c.CopyTo(r, a.Length + b.Length);
+        return r;
+    }
+
+    /// <summary>Moves lhs to (B, M, K) and rhs to (B, K, N), copying only when the layout differs, then runs GEMMs.</summary>
+    private static Tensor DotKernel(Tensor l, Tensor r, object dimensionNumbers, Aval o)
+    {
+        var dn = Parsed.GetValue(dimensionNumbers, DotDimensionNumbers.FromParam);
+        var lFree = FreeDims(l.Rank, dn.LhsContract, dn.LhsBatch);
+        var rFree = FreeDims(r.Rank, dn.RhsContract, dn.RhsBatch);
+        int B = Product(l.Shape, dn.LhsBatch);
+        int M = Product(l.Shape, lFree);
+        int K = Product(l.Shape, dn.LhsContract);
+        int N = Product(r.Shape, rFree);
         // Each operand is read in place when it is already (B, M, K) / (B, K, N) or their transposes (B, K, M) /
         // (B, N, K), which GEMM reads with a transpose flag; any other layout is copied once into (B, M, K) / (B, K, N).
-        int[] lPlain = [.. dn.LhsBatch, .. lFree, .. dn.LhsContract], lTrans = [.. dn.LhsBatch, .. dn.LhsContract, .. lFree];
-        int[] rPlain = [.. dn.RhsBatch, .. dn.RhsContract, .. rFree], rTrans = [.. dn.RhsBatch, .. rFree, .. dn.RhsContract];
+        int[] lPlain = Concat(dn.LhsBatch, lFree, dn.LhsContract), lTrans = Concat(dn.LhsBatch, dn.LhsContract, lFree);
+        int[] rPlain = Concat(dn.RhsBatch, dn.RhsContract, rFree), rTrans = Concat(dn.RhsBatch, rFree, dn.RhsContract);
         bool transA = !IsIdentity(lPlain) && IsIdentity(lTrans), transB = !IsIdentity(rPlain) && IsIdentity(rTrans);
         var lt = transA ? l : Arrange(l, lPlain);
         var rt = transB ? r : Arrange(r, rPlain);
@@ -146,7 +173,7 @@ public static class Linalg
 
     private static Tensor Arrange(Tensor x, int[] perm)
     {
-        if (perm.Select((a, i) => a == i).All(b => b)) return x;
+        if (IsIdentity(perm)) return x;
         var st = x.Shape.Strides();
         var shape = perm.Select(a => x.Shape[a]).ToArray();
         return KernelUtil.StridedTensor(x, 0, shape, perm.Select(a => st[a]).ToArray(), new Aval(new Shape(shape), x.DType));
