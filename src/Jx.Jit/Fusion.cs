@@ -128,7 +128,9 @@ internal static class Fusion
                 {
                     var ins = e.Inputs.Select(a => a is Literal l ? (object)l.Value : Slot((Var)a)).ToArray();
                     var outSlots = e.Outputs.Select(Slot).ToArray();
-                    steps.Add(e.Primitive == ControlFlow.Scan ? new ScanStep(e, ins, outSlots) : new LibraryStep(e, ins, outSlots));
+                    steps.Add(e.Primitive == ControlFlow.Scan ? new ScanStep(e, ins, outSlots)
+                        : e.Primitive == ControlFlow.While ? new WhileStep(e, ins, outSlots)
+                        : new LibraryStep(e, ins, outSlots));
                     continue;
                 }
                 var root = e.Outputs[0];

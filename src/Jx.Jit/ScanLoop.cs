@@ -45,7 +45,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
             var r = body.Execute(args, arena);
             for (int c = 0; c < nK; c++)
                 // A carry passed through from an older iteration may sit in the buffer set the next iteration writes.
-                args[nC + c] = arena.OwnsOtherParity(r[c]) ? Clone(r[c]) : r[c];
+                args[nC + c] = arena.OwnsOtherParity(r[c]) ? LoopArena.Clone(r[c]) : r[c];
             for (int k = 0; k < nys; k++)
             {
                 var y = r[nK + k].Buffer!;
@@ -74,13 +74,6 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
         return Tensor.Own(dst, b.DType, rowShape, b.Device, x.WeakType);
     }
 
-    private static Tensor Clone(Tensor t)
-    {
-        var b = t.Buffer!;
-        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
-        Array.Copy(b.RawArray(), dst, b.Length);
-        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
-    }
 }
 
 /// <summary>Output buffers of a loop body's kernels, reused across iterations: slot s of iteration i lives in set
@@ -108,5 +101,15 @@ internal sealed class LoopArena(int slots)
         var other = Parity == 0 ? _odd : _even;
         foreach (var a in other) if (ReferenceEquals(a, raw)) return true;
         return false;
+    }
+
+    /// <summary>A copy of a tensor in a fresh array.</summary>
+    public static Tensor Clone(Tensor t)
+    {
+        var b = t.Buffer!;
+        if (b.IsSplat) return t;
+        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
+        Array.Copy(b.RawArray(), dst, b.Length);
+        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
     }
 }

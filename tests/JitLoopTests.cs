@@ -2,8 +2,9 @@ using static Jx.Transforms;
 
 namespace Jx.Tests;
 
-/// <summary>Scans inside compiled programs run as a loop step around the compiled body, with reused carry buffers.</summary>
-public class JitScanLoopTests
+/// <summary>Scans and while loops inside compiled programs run as loop steps around their compiled bodies, with reused
+/// carry buffers.</summary>
+public class JitLoopTests
 {
     private static readonly Tensor Xs = Np.Arange(24).Reshape([6, 4]).AsType(DType.Float32) * 0.25f;
 
@@ -82,5 +83,33 @@ public class JitScanLoopTests
         Func<Tensor, Tensor> loss = w => Lax.Scan((Tensor h, Tensor x) => { var n = Np.Tanh(h * w + x); return (n, n.Sum()); }, Np.Zeros([4]), Xs).Ys.Sum();
         var w0 = Tensor.Scalar(0.7f);
         Assert.Equal(Grad(loss)(w0).Item<float>(), Jit(Grad(loss))(w0).Item<float>(), 4);
+    }
+
+    [Fact]
+    public void WhileLoopsRunAsALoopStepWithSwappedCarriesIntact()
+    {
+        // (i, a, b, s) → (i + 1, b, 2a + b, s + Σa): a is passed through from an older iteration, and Σa reads it after the
+        // kernel for 2a + b has run — which would overwrite it if the passthrough shared a reused buffer.
+        Func<Tensor, Tensor, (Tensor, Tensor, Tensor)> f = (a0, b0) =>
+        {
+            var (_, a, b, sum) = Lax.WhileLoop(((Tensor I, Tensor A, Tensor B, Tensor S) c) => c.I < 7,
+                c => (c.I + 1, c.B, c.A * 2f + c.B, c.S + c.A.Sum()), (I: Tensor.Scalar(0), A: a0, B: b0, S: Tensor.Scalar(0f)));
+            return (a, b, sum);
+        };
+        var a0 = Np.Array(new float[] { 1, -2, 0.5f });
+        var b0 = Np.Array(new float[] { 0.25f, 3, -1 });
+        var jf = Jit(f);
+        Assert.Contains("loop while", jf.Lower(a0, b0).FusionGroups);
+        var (aj, bj, sj) = jf(a0, b0);
+        var (ae, be, se) = f(a0, b0);
+        Assert.Equal(ae.ToArray<float>(), aj.ToArray<float>());
+        Assert.Equal(be.ToArray<float>(), bj.ToArray<float>());
+        Assert.Equal(se.Item<float>(), sj.Item<float>());
+        // A loop that never runs returns its initial carry.
+        Func<Tensor, Tensor> never = x => Lax.WhileLoop((Tensor c) => c.Sum() < -100f, c => c * 2f, x);
+        Assert.Equal(a0.ToArray<float>(), Jit(never)(a0).ToArray<float>());
+        // ForiLoop with traced bounds is a while loop.
+        Func<Tensor, Tensor, Tensor> fori = (n, x) => Lax.ForiLoop(Tensor.Scalar(0), n, (i, c) => c * 0.5f + i.AsType(DType.Float32), x);
+        Assert.Equal(fori(Tensor.Scalar(5), a0).ToArray<float>(), Jit(fori)(Tensor.Scalar(5), a0).ToArray<float>());
     }
 }
