@@ -236,6 +236,28 @@ public class ControlFlowTests
     }
 
     [Fact]
+    public void ReverseModeThroughScansWithIntegerCarriesCondsNestedScansAndReverseOrder()
+    {
+        var xs = Np.Array(new double[,] { { 0.3, -0.2 }, { 0.5, 0.1 }, { -0.4, 0.6 } });
+        // An integer step counter in the carry, a cond on it, and ys that do not depend on the parameter.
+        Tensor WithCounter(Tensor w, Tensor seq) => Lax.Scan(((Tensor H, Tensor I) c, Tensor x) =>
+        {
+            var h = Lax.Cond(Np.Equal(c.I % 2, Tensor.Scalar(0)), (Tensor v) => Np.Sin(v * w), v => Np.Cos(v) * w, c.H + x);
+            return ((h, c.I + 1), (h.Sum(), x.Sum()));
+        }, (Np.Zeros([2], DType.Float64), Tensor.Scalar(0)), seq) switch { var (c, ys) => c.Item1.Sum() + ys.Item1.Sum() * ys.Item2.Sum() };
+        CheckGrads(((Tensor W, Tensor X) a) => WithCounter(a.W, a.X), (Np.Array(new double[] { 0.7, -1.1 }), xs), order: 2);
+        // A scan inside a scan body, and a reverse scan.
+        Tensor Nested(Tensor w, Tensor seq) => Lax.Scan((Tensor h, Tensor x) =>
+        {
+            var inner = Lax.Scan((Tensor g, Tensor v) => (Np.Tanh(g * w + v), g * v), h, Np.Stack([x, x * 2])).Carry;
+            return (inner, inner.Sum());
+        }, Np.Zeros([2], DType.Float64), seq, reverse: true) switch { var (c, ys) => c.Sum() + (ys * ys).Sum() };
+        CheckGrads(((Tensor W, Tensor X) a) => Nested(a.W, a.X), (Np.Array(new double[] { 0.7, -1.1 }), xs), order: 2);
+        var jitGrad = Jit(Grad((Tensor w) => Nested(w, xs)))(Np.Array(new double[] { 0.7, -1.1 }));
+        Assert.True(Np.AllClose(jitGrad, Grad((Tensor w) => Nested(w, xs))(Np.Array(new double[] { 0.7, -1.1 })), 1e-12, 1e-12));
+    }
+
+    [Fact]
     public void CheckpointInsideAScanBodyRecomputesInTheBackwardScanWithTheSameGradient()
     {
         var plain = Grad((Tensor w, Tensor seq) => Rnn(w, seq, checkpoint: false), argnums: [0, 1]);

@@ -1,9 +1,12 @@
 namespace Jx;
 
 /// <summary>Differentiation and batching rules of cond, while and scan. JVPs differentiate the bodies (tangents become
-/// extra operands and carries); transposes of cond and scan re-linearize each body at the known values (scan first
-/// re-runs its primal carry forward to store it per iteration, then runs the transposed body in reverse); while has no
-/// transpose, as in JAX. Batching vectorizes the bodies; a batched cond predicate selects between all branches.</summary>
+/// extra operands and carries). Scan's JVP is one scan; under linearize it is split by partial evaluation into a known
+/// scan that stores per-iteration residuals and a linear scan over them, whose transpose runs the transposed body in
+/// reverse reading the residuals (a scan that still has known carries in a linear program — a jvp scan nested in a
+/// body — re-runs its primal carry forward and re-linearizes its body per step). Cond's transpose re-linearizes each
+/// branch at the known values; while has no transpose, as in JAX. Batching vectorizes the bodies; a batched cond
+/// predicate selects between all branches.</summary>
 internal static class ControlFlowRules
 {
     private static Tensor[] Zeros(IEnumerable<Aval> avals) => avals.Select(a => Np.Zeros(a.Shape, a.DType)).ToArray();
@@ -177,9 +180,21 @@ internal static class ControlFlowRules
         int primalLevel = TraceStack.Dynamic?.Level ?? 0;
         foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
         var unknown = ins.Select(v => v is Tracer t && t.Trace.Main.Level > primalLevel).ToArray();
-        var r = unknown.Any(u => u)
-            ? ScanPartialEval(body, ins, unknown, nCo, nKo, length, reverse)
-            : BindScanJaxpr(body, ins[..nCo], ins[nCo..(nCo + nKo)], ins[(nCo + nKo)..], length, reverse);
+        var r = unknown.Any(u => u) ? ScanPartialEval(body, ins, unknown, nCo, nKo, length, reverse, nK, nY) : null;
+        if (r is null)
+        {
+            r = BindScanJaxpr(body, ins[..nCo], ins[nCo..(nCo + nKo)], ins[(nCo + nKo)..], length, reverse);
+            if (unknown.Any(u => u))
+            {
+                // Partial evaluation could not keep the primal outputs known (an equation of the body mixes primal and
+                // tangent values in one output list, e.g. a nested jvp scan): the jvp scan is staged whole and the
+                // primal outputs come from the primal scan, computed now; its transpose recomputes the primal carries.
+                var primal = ControlFlow.Scan.Bind(xs, p);
+                r = [.. r];
+                for (int i = 0; i < nK; i++) r[i] = primal[i];
+                for (int i = 0; i < nY; i++) r[nKo + i] = primal[nK + i];
+            }
+        }
         int nTY = nzY.Count(b => b);
         var outsAll = (Tensor[])[.. r[..nK], .. r[nKo..(nKo + nY)]];
         var tangents = Spread(r[nK..nKo], nzK).Concat(Spread(r[(nKo + nY)..(nKo + nY + nTY)], nzY)).ToArray();
@@ -197,8 +212,10 @@ internal static class ControlFlowRules
     /// per-iteration residuals (known values the unknown equations read); loop-invariant residuals are computed once
     /// outside the loop (or are the constants themselves) and known xs are forwarded rather than re-stacked. The unknown
     /// scan reads the residuals and is bound with the unknown inputs (so it is staged). Returns the scan's outputs in the
-    /// original order.</summary>
-    private static Tensor[] ScanPartialEval(ClosedJaxpr closed, Tensor[] ins, bool[] unknownIns, int nCo, int nKo, int length, bool reverse)
+    /// original order, or null (having bound nothing) when one of the first <paramref name="nKnownCarry"/> carries or
+    /// <paramref name="nKnownYs"/> ys would be unknown.</summary>
+    private static Tensor[]? ScanPartialEval(ClosedJaxpr closed, Tensor[] ins, bool[] unknownIns, int nCo, int nKo, int length, bool reverse,
+        int nKnownCarry, int nKnownYs)
     {
         var jx = closed.Jaxpr;
         if (jx.ConstVars.Count > 0)
@@ -220,8 +237,10 @@ internal static class ControlFlowRules
             for (int i = 0; i < nIn; i++) if (unk[i]) unkVars.Add(jx.InVars[i]);
             foreach (var e in jx.Eqns)
             {
-                if (e.Inputs.Any(a => a is Var v && unkVars.Contains(v))) { unknownEqns.Add(e); foreach (var o in e.Outputs) unkVars.Add(o); }
-                else knownEqns.Add(e);
+                var dep = OutputsDependOn(e, unkVars);
+                if (dep is null) { knownEqns.Add(e); continue; }
+                unknownEqns.Add(e);
+                for (int q = 0; q < dep.Length; q++) if (dep[q]) unkVars.Add(e.Outputs[q]);
             }
             bool changed = false;
             for (int k = 0; k < nKo; k++)
@@ -229,7 +248,36 @@ internal static class ControlFlowRules
             if (!changed) break;
         }
         bool IsUnk(Atom a) => a is Var v && unkVars.Contains(v);
+        // A scan equation with both known and unknown outputs (a jvp scan nested in the body) runs twice: on the known
+        // side with zeros for its unknown inputs (its known outputs do not depend on them), and on the unknown side with
+        // its known inputs as residuals. The zeros are constants of the known body.
+        var zeroVars = new List<Var>();
+        var zeroVals = new List<Tensor>();
+        var unknownOutsOf = new Dictionary<Eqn, Var[]>(ReferenceEqualityComparer.Instance);
+        var pos = new Dictionary<Eqn, int>(ReferenceEqualityComparer.Instance);
+        for (int q = 0; q < jx.Eqns.Count; q++) pos[jx.Eqns[q]] = q;
+        for (int q = 0; q < unknownEqns.Count; q++)
+        {
+            var e = unknownEqns[q];
+            if (e.Outputs.All(o => unkVars.Contains(o))) continue;
+            var ins2 = e.Inputs.Select(a =>
+            {
+                if (!IsUnk(a)) return a;
+                var z = new Var(a.Aval);
+                zeroVars.Add(z);
+                zeroVals.Add(Np.Zeros(a.Aval.Shape, a.Aval.DType));
+                return (Atom)z;
+            }).ToArray();
+            var copyOuts = e.Outputs.Select(o => unkVars.Contains(o) ? new Var(o.Aval) : o).ToArray();
+            var copy = new Eqn(e.Primitive, ins2, e.Params, copyOuts);
+            pos[copy] = pos[e];
+            int at = knownEqns.FindIndex(k => pos[k] > pos[e]);
+            if (at < 0) knownEqns.Add(copy); else knownEqns.Insert(at, copy);
+            unknownOutsOf[e] = e.Outputs.Select(o => unkVars.Contains(o) ? o : new Var(o.Aval)).ToArray();
+        }
         var unkY = Enumerable.Range(0, nYo).Select(i => IsUnk(jx.OutVars[nKo + i])).ToArray();
+        // The leading carries and ys must stay known (a jvp scan's primal outputs); otherwise the caller falls back.
+        if (Enumerable.Range(0, nKnownCarry).Any(k => unk[nCo + k]) || unkY.Take(nKnownYs).Any(u => u)) return null;
 
         // Residuals: known variables read by the unknown side.
         var residuals = new List<Var>();
@@ -285,11 +333,11 @@ internal static class ControlFlowRules
         var knownIdx = Enumerable.Range(0, nIn).Where(i => !unk[i]).ToArray();
         var knownK = Enumerable.Range(0, nKo).Where(k => !unk[nCo + k]).ToArray();
         var knownY = Enumerable.Range(0, nYo).Where(i => !unkY[i]).ToArray();
-        var kj = new Jaxpr([], knownIdx.Select(i => jx.InVars[i]).ToArray(), knownEqns.ToArray(),
+        var kj = new Jaxpr(zeroVars.ToArray(), knownIdx.Select(i => jx.InVars[i]).ToArray(), knownEqns.ToArray(),
             [.. knownK.Select(k => jx.OutVars[k]), .. knownY.Select(i => jx.OutVars[nKo + i]), .. resStacked]);
         int nCk = knownIdx.Count(i => i < nCo), nKk = knownK.Length;
         var kIns = knownIdx.Select(i => ins[i]).ToArray();
-        var knownOuts = BindScanJaxpr(new ClosedJaxpr(kj, []), kIns[..nCk], kIns[nCk..(nCk + nKk)], kIns[(nCk + nKk)..], length, reverse);
+        var knownOuts = BindScanJaxpr(new ClosedJaxpr(kj, zeroVals.ToArray()), kIns[..nCk], kIns[nCk..(nCk + nKk)], kIns[(nCk + nKk)..], length, reverse);
         var stacked = knownOuts[(nKk + knownY.Length)..];
 
         // The unknown scan: (residual consts, unknown consts), unknown carries, (stacked residuals, known xs read, unknown xs).
@@ -305,7 +353,8 @@ internal static class ControlFlowRules
             .. unkK.Select(k => jx.InVars[nCo + k]),
             .. resStacked.Select(Fresh), .. resXs.Select(Fresh), .. unkXIdx.Select(i => jx.InVars[i]),
         ];
-        var uEqns = unknownEqns.Select(e => new Eqn(e.Primitive, e.Inputs.Select(Sub).ToArray(), e.Params, e.Outputs.ToArray())).ToArray();
+        var uEqns = unknownEqns.Select(e => new Eqn(e.Primitive, e.Inputs.Select(Sub).ToArray(), e.Params,
+            unknownOutsOf.TryGetValue(e, out var uo) ? uo : e.Outputs.ToArray())).ToArray();
         var uj = new Jaxpr([], uIn, uEqns, [.. unkK.Select(k => Sub(jx.OutVars[k])), .. Enumerable.Range(0, nYo).Where(i => unkY[i]).Select(i => Sub(jx.OutVars[nKo + i]))]);
         Tensor[] uConsts = [.. resConstIn.Select(v => ins[inIndex[v]]), .. hoisted, .. unkConstIdx.Select(i => ins[i])];
         Tensor[] uCarry = unkK.Select(k => ins[nCo + k]).ToArray();
@@ -446,6 +495,32 @@ internal static class ControlFlowRules
     /// <summary>A carry is linear when its initial value is, or when the body makes it depend on a linear input
     /// (a JVP's zero-initialized tangent carry): found by propagating linearity through the body to a fixed point.
     /// Such carries are treated as linear (their known initial value is a zero tangent).</summary>
+    /// <summary>Which outputs of an equation depend on the variables in <paramref name="set"/> (null when no input is
+    /// in it). Every output of a primitive depends on all its inputs, except scan's: a carry or ys depends only on what
+    /// its body makes it depend on (a fixed point over the carries), so a jvp scan's primal outputs do not depend on its
+    /// tangent inputs.</summary>
+    internal static bool[]? OutputsDependOn(Eqn e, HashSet<Var> set)
+    {
+        var inDep = e.Inputs.Select(a => a is Var v && set.Contains(v)).ToArray();
+        if (!inDep.Any(d => d)) return null;
+        if (e.Primitive != ControlFlow.Scan) return e.Outputs.Select(_ => true).ToArray();
+        var body = e.Params.Get<ClosedJaxpr>("jaxpr").Jaxpr;
+        int nC = e.Params.Int("num_consts"), nK = e.Params.Int("num_carry");
+        while (true)
+        {
+            var inner = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+            for (int i = 0; i < body.InVars.Count; i++) if (inDep[i]) inner.Add(body.InVars[i]);
+            foreach (var be in body.Eqns)
+                if (OutputsDependOn(be, inner) is { } d)
+                    for (int q = 0; q < d.Length; q++) if (d[q]) inner.Add(be.Outputs[q]);
+            bool changed = false;
+            for (int k = 0; k < nK; k++)
+                if (!inDep[nC + k] && body.OutVars[k] is Var ov && inner.Contains(ov)) { inDep[nC + k] = true; changed = true; }
+            if (!changed)
+                return [.. Enumerable.Range(0, nK).Select(k => inDep[nC + k]), .. body.OutVars.Skip(nK).Select(o => o is Var v && inner.Contains(v))];
+        }
+    }
+
     private static LinearInput[] LinearCarries(ClosedJaxpr j, LinearInput[] ins, int nC, int nK)
     {
         var linear = ins.Select(i => i.IsLinear).ToArray();
@@ -455,7 +530,8 @@ internal static class ControlFlowRules
             var lin = new HashSet<Var>(ReferenceEqualityComparer.Instance);
             for (int i = 0; i < body.InVars.Count; i++) if (linear[i]) lin.Add(body.InVars[i]);
             foreach (var e in body.Eqns)
-                if (e.Inputs.Any(a => a is Var v && lin.Contains(v))) foreach (var o in e.Outputs) lin.Add(o);
+                if (OutputsDependOn(e, lin) is { } dep)
+                    for (int q = 0; q < dep.Length; q++) if (dep[q]) lin.Add(e.Outputs[q]);
             bool changed = false;
             for (int k = 0; k < nK; k++)
                 if (!linear[nC + k] && body.OutVars[k] is Var ov && lin.Contains(ov)) { linear[nC + k] = true; changed = true; }
