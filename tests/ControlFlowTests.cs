@@ -221,6 +221,30 @@ public class ControlFlowTests
     }
 
     [Fact]
+    public void LoopInvariantResidualsAreComputedOnceOutsideTheLoop()
+    {
+        // exp(w) depends only on a constant of the loop: its residual is hoisted out of the forward scan (computed once,
+        // not stacked per step), and the backward scan reads it as a constant.
+        Func<Tensor, Tensor> f = w => Lax.Scan((Tensor c, Tensor x) => (c * Np.Exp(w) + x, c.Sum()), Np.Ones([3], DType.Float64), RnnXs) switch { var (c, ys) => c.Sum() + ys.Sum() };
+        Func<Tensor, Tensor> unrolled = w =>
+        {
+            var c = Np.Ones([3], DType.Float64);
+            Tensor acc = Tensor.Scalar(0.0);
+            for (int i = 0; i < 5; i++) { acc = acc + c.Sum(); c = c * Np.Exp(w) + RnnXs[i]; }
+            return c.Sum() + acc;
+        };
+        var w0 = Np.Array(new double[] { 0.1, -0.2, 0.3 });
+        var j = MakeJaxpr(Grad(f))(w0).Jaxpr;
+        var scans = j.Eqns.Where(e => e.Primitive == ControlFlow.Scan).ToArray();
+        Assert.Equal(2, scans.Length);
+        Assert.Contains(j.Eqns, e => e.Primitive.Name == "exp");                      // the hoisted residual
+        Assert.DoesNotContain(AllEqns(Body(scans[1])), e => e.Primitive.Name == "exp");
+        // Forward scan outputs: the carry, the ys and one stacked residual (the carry before each step).
+        Assert.Equal([new Shape([3]), new Shape([5]), new Shape([5, 3])], scans[0].Outputs.Select(v => v.Aval.Shape));
+        Assert.True(Np.AllClose(Grad(f)(w0), Grad(unrolled)(w0), 1e-12, 1e-12));
+    }
+
+    [Fact]
     public void JvpOfScanIsOneScanAndKeepsZeroTangentsSymbolic()
     {
         var tw = Np.OnesLike(RnnW) * 0.5;
