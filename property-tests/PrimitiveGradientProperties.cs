@@ -69,6 +69,9 @@ public static class PrimitiveSpecs
 {
     private static OpInstance I(string p, Func<Tensor[], Tensor> f) => new(p, f);
 
+    private static readonly Func<(Tensor C, Tensor V), Tensor> CheckpointedCell =
+        Transforms.Checkpoint<(Tensor C, Tensor V), Tensor>(a => Lax.Sin(a.C) * a.V + Lax.Tanh(a.C));
+
     private static OpSpec Unary(string name, Func<Tensor, Tensor> f, Domain d, Func<Shape, bool>? shapes = null) => new()
     {
         Name = name, Shapes = TestShapes.Unary(shapes), Domains = [d], Build = _ => I("", xs => f(xs[0])),
@@ -216,6 +219,9 @@ public static class PrimitiveSpecs
         yield return Unary("pjit", x => JittedSinTimesX(x), Domain.Real);
         yield return Unary("scan", x => x.Rank == 0 ? Lax.Sin(x) * x
             : Lax.Scan((Tensor c, Tensor v) => (Lax.Sin(c) * v + c, c * v), Np.ZerosLike(x[0]), x).Carry, Domain.Real);
+        // checkpoint: a checkpointed cell inside a loop body stays an equation (recomputed in the backward scan).
+        yield return Unary("checkpoint", x => x.Rank == 0 ? Lax.Sin(x) * x
+            : Lax.Scan((Tensor c, Tensor v) => (CheckpointedCell((c, v)), c * v), Np.ZerosLike(x[0]), x).Carry, Domain.Real);
         yield return Unary("cond", x => Lax.Cond(Tensor.Scalar(true), (Tensor v) => Lax.Sin(v) * v, v => Lax.Cos(v), x) +
             Lax.Cond(Tensor.Scalar(false), (Tensor v) => v, v => Lax.Exp(v) * 0.5, x), Domain.Real);
         yield return Scan("top_k", (x, axis, rev) => Lax.TopK(x, Math.Min(2, x.Shape[^1])).Values, Domain.Real, distinct: true);

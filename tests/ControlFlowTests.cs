@@ -164,4 +164,178 @@ public class ControlFlowTests
         }
         Assert.True(last < first * 0.5f, $"loss went from {first} to {last}");
     }
+
+    // ---- reverse mode through scan stores residuals per iteration (JAX's partial evaluation of scan) ----
+
+    private static readonly Tensor RnnW = Np.Array(new double[,] { { 0.5, -0.3, 0.1 }, { 0.2, 0.8, -0.6 }, { -0.4, 0.1, 0.3 } });
+    private static readonly Tensor RnnXs = Np.Array(new double[,] { { 0.1, 0.2, -0.3 }, { -0.4, 0.3, 0.0 }, { 0.5, -0.1, 0.2 }, { 0.0, 0.7, -0.2 }, { 0.3, 0.3, 0.6 } });
+
+    internal static Tensor Rnn(Tensor w, Tensor seq, bool checkpoint)
+    {
+        Func<(Tensor H, Tensor X), Tensor> cell = a => Np.Tanh(a.H.Matmul(w) + a.X);
+        if (checkpoint) cell = Checkpoint(cell);
+        var (h, ys) = Lax.Scan((Tensor hh, Tensor x) => { var n = cell((hh, x)); return (n, n.Sum()); }, Np.Zeros([3], DType.Float64), seq);
+        return h.Sum() + ys.Sum();
+    }
+
+    private static Tensor Unrolled(Tensor w, Tensor seq)
+    {
+        var h = Np.Zeros([3], DType.Float64);
+        Tensor acc = Tensor.Scalar(0.0);
+        for (int i = 0; i < seq.Shape[0]; i++) { h = Np.Tanh(h.Matmul(w) + seq[i]); acc = acc + h.Sum(); }
+        return h.Sum() + acc;
+    }
+
+    /// <summary>Every equation of a jaxpr, including those of sub-jaxprs (scan bodies, cond branches).</summary>
+    internal static IEnumerable<Eqn> AllEqns(Jaxpr j)
+    {
+        foreach (var e in j.Eqns)
+        {
+            yield return e;
+            foreach (var kv in e.Params)
+            {
+                var subs = kv.Value switch { ClosedJaxpr c => [c.Jaxpr], ParamList l => l.OfType<ClosedJaxpr>().Select(c => c.Jaxpr), _ => Enumerable.Empty<Jaxpr>() };
+                foreach (var sub in subs) foreach (var se in AllEqns(sub)) yield return se;
+            }
+        }
+    }
+
+    private static Jaxpr Body(Eqn scan) => scan.Params.Get<ClosedJaxpr>("jaxpr").Jaxpr;
+
+    [Fact]
+    public void GradOfScanIsAForwardScanStoringResidualsAndABackwardScanReadingThem()
+    {
+        var grad = Grad((Tensor w) => Rnn(w, RnnXs, checkpoint: false));
+        var j = MakeJaxpr(grad)(RnnW).Jaxpr;
+        var scans = j.Eqns.Where(e => e.Primitive == ControlFlow.Scan).ToArray();
+        // One forward scan (primal carry, ys and per-step residuals) and one backward scan; no re-run of the forward.
+        Assert.Equal(2, scans.Length);
+        Assert.False(scans[0].Params.Bool("reverse"));
+        Assert.True(scans[1].Params.Bool("reverse"));
+        Assert.Single(AllEqns(Body(scans[0])), e => e.Primitive.Name == "tanh");
+        Assert.DoesNotContain(AllEqns(Body(scans[1])), e => e.Primitive.Name == "tanh");
+        // The residuals come out of the forward scan stacked along the 5 steps.
+        Assert.Contains(scans[0].Outputs, v => v.Aval.Shape == new Shape([5, 3]));
+        Assert.True(Np.AllClose(grad(RnnW), Grad((Tensor w) => Unrolled(w, RnnXs))(RnnW), 1e-12, 1e-12));
+        Assert.True(Np.AllClose(Jit(grad)(RnnW), Grad((Tensor w) => Unrolled(w, RnnXs))(RnnW), 1e-12, 1e-12));
+    }
+
+    [Fact]
+    public void LoopInvariantResidualsAreComputedOnceOutsideTheLoop()
+    {
+        // exp(w) depends only on a constant of the loop: its residual is hoisted out of the forward scan (computed once,
+        // not stacked per step), and the backward scan reads it as a constant.
+        Func<Tensor, Tensor> f = w => Lax.Scan((Tensor c, Tensor x) => (c * Np.Exp(w) + x, c.Sum()), Np.Ones([3], DType.Float64), RnnXs) switch { var (c, ys) => c.Sum() + ys.Sum() };
+        Func<Tensor, Tensor> unrolled = w =>
+        {
+            var c = Np.Ones([3], DType.Float64);
+            Tensor acc = Tensor.Scalar(0.0);
+            for (int i = 0; i < 5; i++) { acc = acc + c.Sum(); c = c * Np.Exp(w) + RnnXs[i]; }
+            return c.Sum() + acc;
+        };
+        var w0 = Np.Array(new double[] { 0.1, -0.2, 0.3 });
+        var j = MakeJaxpr(Grad(f))(w0).Jaxpr;
+        var scans = j.Eqns.Where(e => e.Primitive == ControlFlow.Scan).ToArray();
+        Assert.Equal(2, scans.Length);
+        Assert.Contains(j.Eqns, e => e.Primitive.Name == "exp");                      // the hoisted residual
+        Assert.DoesNotContain(AllEqns(Body(scans[1])), e => e.Primitive.Name == "exp");
+        // Forward scan outputs: the carry, the ys and one stacked residual (the carry before each step).
+        Assert.Equal([new Shape([3]), new Shape([5]), new Shape([5, 3])], scans[0].Outputs.Select(v => v.Aval.Shape));
+        Assert.True(Np.AllClose(Grad(f)(w0), Grad(unrolled)(w0), 1e-12, 1e-12));
+    }
+
+    [Fact]
+    public void JvpOfScanIsOneScanAndKeepsZeroTangentsSymbolic()
+    {
+        var tw = Np.OnesLike(RnnW) * 0.5;
+        var j = MakeJaxpr((Tensor w) => Jvp((Tensor v) => Rnn(v, RnnXs, checkpoint: false), w, tw).Tangent)(RnnW).Jaxpr;
+        var scans = j.Eqns.Where(e => e.Primitive == ControlFlow.Scan).ToArray();
+        Assert.Single(scans);
+        // xs has no tangent: no zero [5, 3] tangent sequence is made or fed to the scan (only xs itself).
+        Assert.Single(scans[0].Inputs, a => a.Aval.Shape == new Shape([5, 3]));
+        var (y, t) = Jvp((Tensor v) => Rnn(v, RnnXs, checkpoint: false), RnnW, tw);
+        var (yu, tu) = Jvp((Tensor v) => Unrolled(v, RnnXs), RnnW, tw);
+        Assert.Equal(yu.Item<double>(), y.Item<double>(), 12);
+        Assert.Equal(tu.Item<double>(), t.Item<double>(), 12);
+    }
+
+    [Fact]
+    public void ReverseModeThroughScansWithIntegerCarriesCondsNestedScansAndReverseOrder()
+    {
+        var xs = Np.Array(new double[,] { { 0.3, -0.2 }, { 0.5, 0.1 }, { -0.4, 0.6 } });
+        // An integer step counter in the carry, a cond on it, and ys that do not depend on the parameter.
+        Tensor WithCounter(Tensor w, Tensor seq) => Lax.Scan(((Tensor H, Tensor I) c, Tensor x) =>
+        {
+            var h = Lax.Cond(Np.Equal(c.I % 2, Tensor.Scalar(0)), (Tensor v) => Np.Sin(v * w), v => Np.Cos(v) * w, c.H + x);
+            return ((h, c.I + 1), (h.Sum(), x.Sum()));
+        }, (Np.Zeros([2], DType.Float64), Tensor.Scalar(0)), seq) switch { var (c, ys) => c.Item1.Sum() + ys.Item1.Sum() * ys.Item2.Sum() };
+        CheckGrads(((Tensor W, Tensor X) a) => WithCounter(a.W, a.X), (Np.Array(new double[] { 0.7, -1.1 }), xs), order: 2);
+        // A scan inside a scan body, and a reverse scan.
+        Tensor Nested(Tensor w, Tensor seq) => Lax.Scan((Tensor h, Tensor x) =>
+        {
+            var inner = Lax.Scan((Tensor g, Tensor v) => (Np.Tanh(g * w + v), g * v), h, Np.Stack([x, x * 2])).Carry;
+            return (inner, inner.Sum());
+        }, Np.Zeros([2], DType.Float64), seq, reverse: true) switch { var (c, ys) => c.Sum() + (ys * ys).Sum() };
+        CheckGrads(((Tensor W, Tensor X) a) => Nested(a.W, a.X), (Np.Array(new double[] { 0.7, -1.1 }), xs), order: 2);
+        var jitGrad = Jit(Grad((Tensor w) => Nested(w, xs)))(Np.Array(new double[] { 0.7, -1.1 }));
+        Assert.True(Np.AllClose(jitGrad, Grad((Tensor w) => Nested(w, xs))(Np.Array(new double[] { 0.7, -1.1 })), 1e-12, 1e-12));
+    }
+
+    [Fact]
+    public void CheckpointInsideAScanBodyRecomputesInTheBackwardScanWithTheSameGradient()
+    {
+        var plain = Grad((Tensor w, Tensor seq) => Rnn(w, seq, checkpoint: false), argnums: [0, 1]);
+        var remat = Grad((Tensor w, Tensor seq) => Rnn(w, seq, checkpoint: true), argnums: [0, 1]);
+        var gp = plain(RnnW, RnnXs);
+        var gr = remat(RnnW, RnnXs);
+        for (int k = 0; k < 2; k++) Assert.True(Np.AllClose((Tensor)gr[k]!, (Tensor)gp[k]!, 1e-12, 1e-12));
+        var gj = Jit((Tensor w, Tensor seq) => (Tensor)remat(w, seq)[0]!)(RnnW, RnnXs);
+        Assert.True(Np.AllClose(gj, (Tensor)gp[0]!, 1e-12, 1e-12));
+        // With checkpoint the backward scan recomputes the cell (tanh) instead of reading a stored (1 - tanh²).
+        var j = MakeJaxpr((Tensor w) => (Tensor)remat(w, RnnXs)[0]!)(RnnW).Jaxpr;
+        var scans = j.Eqns.Where(e => e.Primitive == ControlFlow.Scan).ToArray();
+        Assert.Equal(2, scans.Length);
+        Assert.Contains(AllEqns(Body(scans[1])), e => e.Primitive.Name == "tanh");
+        CheckGrads(((Tensor W, Tensor X) a) => Rnn(a.W, a.X, checkpoint: true), (RnnW, RnnXs), order: 2);
+        // The staged checkpoint equation also evaluates, compiles and batches like the plain body.
+        Assert.Equal(Rnn(RnnW, RnnXs, false).Item<double>(), Jit((Tensor w) => Rnn(w, RnnXs, true))(RnnW).Item<double>(), 12);
+        var batch = Np.Stack([RnnXs, RnnXs * 2, -RnnXs]);
+        var vm = Vmap((Tensor seq) => Rnn(RnnW, seq, true))(batch);
+        var vg = Vmap((Tensor seq) => (Tensor)remat(RnnW, seq)[0]!)(batch);
+        for (int b = 0; b < 3; b++)
+        {
+            Assert.Equal(Rnn(RnnW, batch[b], false).Item<double>(), vm[b].Item<double>(), 12);
+            Assert.True(Np.AllClose(vg[b], (Tensor)plain(RnnW, batch[b])[0]!, 1e-12, 1e-12));
+        }
+    }
+}
+
+[CollectionDefinition("ScanEagerCounts", DisableParallelization = true)]
+public class ScanEagerCountsCollection;
+
+/// <summary>Counts eager kernel executions (not tracings) of the scan body's tanh with the eager profiler.</summary>
+[Collection("ScanEagerCounts")]
+public class ScanResidualEagerTests
+{
+    private static int TanhCalls(Func<Tensor> run)
+    {
+        EagerProfiler.Reset();
+        EagerProfiler.Enabled = true;
+        try { run(); }
+        finally { EagerProfiler.Enabled = false; }
+        var line = EagerProfiler.Report(100).Split('\n').SingleOrDefault(l => l.Contains("tanh -> f64[3]"));
+        Assert.NotNull(line);
+        return int.Parse(line.Split("calls")[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]);
+    }
+
+    [Fact]
+    public void EagerGradRunsTheCellOncePerStepAndTwiceWithCheckpoint()
+    {
+        var w = Np.Array(new double[,] { { 0.5, -0.3, 0.1 }, { 0.2, 0.8, -0.6 }, { -0.4, 0.1, 0.3 } });
+        var xs = Np.Array(new double[,] { { 0.1, 0.2, -0.3 }, { -0.4, 0.3, 0.0 }, { 0.5, -0.1, 0.2 }, { 0.0, 0.7, -0.2 }, { 0.3, 0.3, 0.6 } });
+        // 5 steps: the forward scan evaluates tanh 5 times and the backward scan reads stored residuals.
+        Assert.Equal(5, TanhCalls(() => Grad((Tensor v) => ControlFlowTests.Rnn(v, xs, checkpoint: false))(w)));
+        // Checkpointed cell: 5 forward + 5 recomputed in the backward scan.
+        Assert.Equal(10, TanhCalls(() => Grad((Tensor v) => ControlFlowTests.Rnn(v, xs, checkpoint: true))(w)));
+    }
 }

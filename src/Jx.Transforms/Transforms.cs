@@ -308,7 +308,10 @@ public static partial class Transforms
             outDef = od;
             return ol.ToArray();
         });
-        var outs = call.Bind(leaves.ToArray());
+        var args = leaves.ToArray();
+        // Inside a loop or branch body being traced, keep the checkpoint as an equation so that differentiating the
+        // loop later still recomputes f (a custom call would be inlined into the body's jaxpr).
+        var outs = CustomRules.InControlFlowBody(args) ? CustomRules.BindCheckpoint(call.Fun, args) : call.Bind(args);
         return (TOut)Tree.Unflatten(outDef!, outs)!;
     };
 

@@ -79,8 +79,44 @@ internal static class CustomRules
         },
         multipleResults: true);
 
+    /// <summary>checkpoint(consts..., args...)[jaxpr]: a checkpointed function staged inside a control-flow body (JAX's
+    /// checkpoint primitive). Tracing a scan, cond or while body into a jaxpr would otherwise inline the function and
+    /// lose the checkpoint; kept as an equation, differentiating the loop later still recomputes the function in the
+    /// backward pass (its JVP is the function inlined plus a remat_lin of its inputs, so only the inputs become
+    /// residuals). Evaluating it runs the jaxpr.</summary>
+    public static readonly Primitive Checkpoint = new("checkpoint", "custom",
+        (ins, p) => p.Get<ClosedJaxpr>("jaxpr").OutAvals.Select(a => a.Strong).ToArray(),
+        (xs, p, o) => p.Get<ClosedJaxpr>("jaxpr").Call(xs),
+        multipleResults: true);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClosedJaxpr, CheckpointCall> CheckpointCalls = new();
+
+    /// <summary>Whether a checkpoint applied to these arguments is being traced into a control-flow body.</summary>
+    internal static bool InControlFlowBody(Tensor[] args) =>
+        TraceStack.FindTopTrace(args, null) is StagingTrace { Main.Name: "scan" or "cond" or "while_body" or "while_cond" };
+
+    /// <summary>Stages a checkpointed flat function as a <see cref="Checkpoint"/> equation.</summary>
+    internal static Tensor[] BindCheckpoint(Func<Tensor[], Tensor[]> f, Tensor[] args)
+    {
+        var (j, captured) = Staging.TraceConverted(f, args.Select(a => a.Aval.Strong).ToArray(), "checkpoint");
+        return Checkpoint.Bind([.. captured, .. args], Params.Of(("jaxpr", j)));
+    }
+
     internal static void Register()
     {
+        Ad.DefJvp(Checkpoint, (xs, ts, p) =>
+        {
+            var call = CheckpointCalls.GetValue(p.Get<ClosedJaxpr>("jaxpr"), j => new CheckpointCall(j.Call));
+            return ((ICustomDifferentiable)call).Jvp(xs, ts);
+        });
+        Batching.Def(Checkpoint, (vals, dims, p, size) =>
+        {
+            var j = p.Get<ClosedJaxpr>("jaxpr");
+            var axis = new BatchAxis(null, size);
+            var moved = Batching.AllAt0(vals, dims, size);
+            var outs = BindCheckpoint(a => Batching.RunBatched(j.Call, a, a.Select(_ => (int?)0).ToArray(), axis), moved);
+            return (outs, outs.Select(_ => (int?)0).ToArray());
+        });
         Ad.DefTranspose(CustomLin, (cts, ins, p) =>
         {
             var call = (CustomVjpCall)p.Get<OpaqueParam>("bwd").Value;

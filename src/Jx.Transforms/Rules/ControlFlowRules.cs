@@ -1,9 +1,12 @@
 namespace Jx;
 
 /// <summary>Differentiation and batching rules of cond, while and scan. JVPs differentiate the bodies (tangents become
-/// extra operands and carries); transposes of cond and scan re-linearize each body at the known values (scan first
-/// re-runs its primal carry forward to store it per iteration, then runs the transposed body in reverse); while has no
-/// transpose, as in JAX. Batching vectorizes the bodies; a batched cond predicate selects between all branches.</summary>
+/// extra operands and carries). Scan's JVP is one scan; under linearize it is split by partial evaluation into a known
+/// scan that stores per-iteration residuals and a linear scan over them, whose transpose runs the transposed body in
+/// reverse reading the residuals (a scan that still has known carries in a linear program — a jvp scan nested in a
+/// body — re-runs its primal carry forward and re-linearizes its body per step). Cond's transpose re-linearizes each
+/// branch at the known values; while has no transpose, as in JAX. Batching vectorizes the bodies; a batched cond
+/// predicate selects between all branches.</summary>
 internal static class ControlFlowRules
 {
     private static Tensor[] Zeros(IEnumerable<Aval> avals) => avals.Select(a => Np.Zeros(a.Shape, a.DType)).ToArray();
@@ -112,47 +115,257 @@ internal static class ControlFlowRules
 
     // ---------------- scan ----------------
 
+    /// <summary>JAX's jvp of scan: ONE scan whose body computes the primal step and its tangent together. Symbolic-zero
+    /// tangents stay symbolic: zero const/xs tangents are not inputs of the jvp scan, and a carry gets a tangent only
+    /// when its initial tangent is non-zero or the body makes it non-zero (a fixed point over the carries). When the
+    /// tangents live at a higher trace level than the primals (linearize stages the tangents), the jvp scan is split by
+    /// partial evaluation (<see cref="ScanPartialEval"/>) into a known scan, computing the primal outputs and the
+    /// per-iteration residuals now, and an unknown (linear) scan over the stacked residuals, which is what gets staged
+    /// and later transposed (<see cref="ScanTranspose"/>), so reverse mode never re-runs the primal body.</summary>
     private static (Tensor[], Tensor?[]) ScanJvp(Tensor[] xs, Tensor?[] ts, Params p)
     {
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
         int nX = xs.Length - nC - nK;
+        int nY = j.OutAvals.Length - nK;
         var consts = xs[..nC];
         var carry = xs[nC..(nC + nK)];
         var seqs = xs[(nC + nK)..];
-        bool[] Diff(Tensor[] a) => a.Select(t => t.DType.IsFloating()).ToArray();
-        var dC = Diff(consts); var dK = Diff(carry); var dX = Diff(seqs);
-        Tensor[] Tan(Tensor[] a, bool[] d, int off) => a.Select((t, i) => d[i] ? ts[off + i] ?? Ad.ZerosLikeTangent(t) : null).Where(t => t is not null).Select(t => t!).ToArray();
-        var tC = Tan(consts, dC, 0); var tK = Tan(carry, dK, nC); var tX = Tan(seqs, dX, nC + nK);
-        var outAvals = j.OutAvals;
-        var dY = outAvals[nK..].Select(a => a.DType.IsFloating()).ToArray();
-        Tensor?[] Spread(Tensor[] src, bool[] d) { var r = new Tensor?[d.Length]; int k = 0; for (int i = 0; i < d.Length; i++) if (d[i]) r[i] = src[k++]; return r; }
-        Tensor[] Body(Tensor[] a)
+        bool Nz(int i) => ts[i] is not null && xs[i].DType.IsFloating();
+        var nzC = Enumerable.Range(0, nC).Select(Nz).ToArray();
+        var nzK = Enumerable.Range(0, nK).Select(i => Nz(nC + i)).ToArray();
+        var nzX = Enumerable.Range(0, nX).Select(i => Nz(nC + nK + i)).ToArray();
+        var cAvals = consts.Select(t => t.Aval.Strong).ToArray();
+        var kAvals = carry.Select(t => t.Aval.Strong).ToArray();
+        var xAvals = seqs.Select(t => t.Aval.Strong with { Shape = new Shape(t.Shape.Skip(1).ToArray()) }).ToArray();
+        static T[] Pick<T>(T[] a, bool[] m) => a.Where((_, i) => m[i]).ToArray();
+        static Tensor?[] Spread(Tensor[] src, bool[] d) { var r = new Tensor?[d.Length]; int k = 0; for (int i = 0; i < d.Length; i++) if (d[i]) r[i] = src[k++]; return r; }
+
+        // Trace the jvp body for the current carry-tangent pattern; retrace while the body makes a new carry tangent non-zero.
+        ClosedJaxpr body;
+        Tensor[] captured;
+        var outNzK = new bool[nK];
+        var nzY = new bool[nY];
+        while (true)
         {
-            int o = 0;
-            var c = a[o..(o += nC)]; var tc = a[o..(o += tC.Length)];
-            var k = a[o..(o += nK)]; var tk = a[o..(o += tK.Length)];
-            var x = a[o..(o += nX)]; var tx = a[o..(o += tX.Length)];
-            var (outs, touts) = JvpFlat.Run(j.Call, [.. c, .. k, .. x], [.. Spread(tc, dC), .. Spread(tk, dK), .. Spread(tx, dX)]);
-            var newCarry = outs[..nK];
-            var newTCarry = Enumerable.Range(0, nK).Where(i => dK[i]).Select(i => touts[i] ?? Np.ZerosLike(outs[i]));
-            var ys = outs[nK..];
-            var tys = Enumerable.Range(0, ys.Length).Where(i => dY[i]).Select(i => touts[nK + i] ?? Np.ZerosLike(ys[i]));
-            return [.. newCarry, .. newTCarry, .. ys, .. tys];
+            int ntC = nzC.Count(b => b), ntK = nzK.Count(b => b), ntX = nzX.Count(b => b);
+            var nzKNow = (bool[])nzK.Clone();
+            Tensor[] Body(Tensor[] a)
+            {
+                int o = 0;
+                var c = a[o..(o += nC)]; var tc = a[o..(o += ntC)];
+                var k = a[o..(o += nK)]; var tk = a[o..(o += ntK)];
+                var x = a[o..(o += nX)]; var tx = a[o..(o += ntX)];
+                var (outs, touts) = JvpFlat.Run(j.Call, [.. c, .. k, .. x], [.. Spread(tc, nzC), .. Spread(tk, nzKNow), .. Spread(tx, nzX)]);
+                for (int i = 0; i < nK; i++) outNzK[i] = touts[i] is not null && outs[i].DType.IsFloating();
+                for (int i = 0; i < nY; i++) nzY[i] = touts[nK + i] is not null && outs[nK + i].DType.IsFloating();
+                var newTCarry = Enumerable.Range(0, nK).Where(i => nzKNow[i]).Select(i => touts[i] ?? Np.ZerosLike(outs[i]));
+                var tys = Enumerable.Range(0, nY).Where(i => nzY[i]).Select(i => touts[nK + i]!);
+                return [.. outs[..nK], .. newTCarry, .. outs[nK..], .. tys];
+            }
+            Aval[] avals = [.. cAvals, .. Pick(cAvals, nzC), .. kAvals, .. Pick(kAvals, nzK), .. xAvals, .. Pick(xAvals, nzX)];
+            (body, captured) = Staging.TraceConverted(Body, avals, "scan");
+            bool changed = false;
+            for (int i = 0; i < nK; i++) if (outNzK[i] && !nzK[i]) { nzK[i] = true; changed = true; }
+            if (!changed) break;
         }
-        // BindScan's body sees (consts, carry, x) = ([c, tc], [k, tk], [x, tx]).
-        var r = Staging.BindScan(Body, [.. consts, .. tC], [.. carry, .. tK], [.. seqs, .. tX], length, reverse);
-        int nTK = tK.Length, nY = outAvals.Length - nK;
-        var resCarry = r[..nK];
-        var resTCarry = r[nK..(nK + nTK)];
-        var resYs = r[(nK + nTK)..(nK + nTK + nY)];
-        var resTYs = r[(nK + nTK + nY)..];
-        // The primal outputs come from the primal scan alone, so they stay known (computed now) under linearize.
-        var outsAll = ControlFlow.Scan.Bind(xs, p);
-        _ = resCarry; _ = resYs;
-        var tangents = Spread(resTCarry, dK).Concat(Spread(resTYs, dY)).ToArray();
+        var tC = Enumerable.Range(0, nC).Where(i => nzC[i]).Select(i => ts[i]!).ToArray();
+        var tK = Enumerable.Range(0, nK).Where(i => nzK[i]).Select(i => ts[nC + i] ?? Ad.ZerosLikeTangent(carry[i])).ToArray();
+        var tX = Enumerable.Range(0, nX).Where(i => nzX[i]).Select(i => ts[nC + nK + i]!).ToArray();
+        Tensor[] ins = [.. captured, .. consts, .. tC, .. carry, .. tK, .. seqs, .. tX];
+        int nCo = captured.Length + nC + tC.Length, nKo = nK + tK.Length;
+
+        // Inputs above the level where the primal computation binds are unknown (being staged): split the scan.
+        int primalLevel = TraceStack.Dynamic?.Level ?? 0;
+        foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
+        var unknown = ins.Select(v => v is Tracer t && t.Trace.Main.Level > primalLevel).ToArray();
+        var r = unknown.Any(u => u) ? ScanPartialEval(body, ins, unknown, nCo, nKo, length, reverse, nK, nY) : null;
+        if (r is null)
+        {
+            r = BindScanJaxpr(body, ins[..nCo], ins[nCo..(nCo + nKo)], ins[(nCo + nKo)..], length, reverse);
+            if (unknown.Any(u => u))
+            {
+                // Partial evaluation could not keep the primal outputs known (an equation of the body mixes primal and
+                // tangent values in one output list, e.g. a nested jvp scan): the jvp scan is staged whole and the
+                // primal outputs come from the primal scan, computed now; its transpose recomputes the primal carries.
+                var primal = ControlFlow.Scan.Bind(xs, p);
+                r = [.. r];
+                for (int i = 0; i < nK; i++) r[i] = primal[i];
+                for (int i = 0; i < nY; i++) r[nKo + i] = primal[nK + i];
+            }
+        }
+        int nTY = nzY.Count(b => b);
+        var outsAll = (Tensor[])[.. r[..nK], .. r[nKo..(nKo + nY)]];
+        var tangents = Spread(r[nK..nKo], nzK).Concat(Spread(r[(nKo + nY)..(nKo + nY + nTY)], nzY)).ToArray();
         return (outsAll, tangents);
+    }
+
+    /// <summary>Binds scan over an already traced body whose constants are explicit inputs.</summary>
+    private static Tensor[] BindScanJaxpr(ClosedJaxpr body, Tensor[] consts, Tensor[] carry, Tensor[] xs, int length, bool reverse) =>
+        ControlFlow.Scan.Bind([.. consts, .. carry, .. xs],
+            Params.Of(("jaxpr", body), ("num_consts", consts.Length), ("num_carry", carry.Length), ("length", length), ("reverse", reverse), ("unroll", 1)));
+
+    /// <summary>Partial evaluation of a scan (JAX's _scan_partial_eval): given which inputs are unknown, the body's
+    /// equations are split into known ones (no unknown input) and unknown ones; a carry is unknown when its initial value
+    /// or its body output is (a fixed point). The known scan runs now and also returns, as extra stacked ys, the
+    /// per-iteration residuals (known values the unknown equations read); loop-invariant residuals are computed once
+    /// outside the loop (or are the constants themselves) and known xs are forwarded rather than re-stacked. The unknown
+    /// scan reads the residuals and is bound with the unknown inputs (so it is staged). Returns the scan's outputs in the
+    /// original order, or null (having bound nothing) when one of the first <paramref name="nKnownCarry"/> carries or
+    /// <paramref name="nKnownYs"/> ys would be unknown.</summary>
+    private static Tensor[]? ScanPartialEval(ClosedJaxpr closed, Tensor[] ins, bool[] unknownIns, int nCo, int nKo, int length, bool reverse,
+        int nKnownCarry, int nKnownYs)
+    {
+        var jx = closed.Jaxpr;
+        if (jx.ConstVars.Count > 0)
+        {
+            (closed, var extra) = Staging.ConvertConstvars(closed);
+            jx = closed.Jaxpr;
+            ins = [.. extra, .. ins];
+            unknownIns = [.. extra.Select(_ => false), .. unknownIns];
+            nCo += extra.Length;
+        }
+        int nIn = ins.Length, nOut = jx.OutVars.Count, nYo = nOut - nKo;
+        var unk = (bool[])unknownIns.Clone();
+        var unkVars = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+        var knownEqns = new List<Eqn>();
+        var unknownEqns = new List<Eqn>();
+        while (true)
+        {
+            unkVars.Clear(); knownEqns.Clear(); unknownEqns.Clear();
+            for (int i = 0; i < nIn; i++) if (unk[i]) unkVars.Add(jx.InVars[i]);
+            foreach (var e in jx.Eqns)
+            {
+                var dep = OutputsDependOn(e, unkVars);
+                if (dep is null) { knownEqns.Add(e); continue; }
+                unknownEqns.Add(e);
+                for (int q = 0; q < dep.Length; q++) if (dep[q]) unkVars.Add(e.Outputs[q]);
+            }
+            bool changed = false;
+            for (int k = 0; k < nKo; k++)
+                if (!unk[nCo + k] && jx.OutVars[k] is Var ov && unkVars.Contains(ov)) { unk[nCo + k] = true; changed = true; }
+            if (!changed) break;
+        }
+        bool IsUnk(Atom a) => a is Var v && unkVars.Contains(v);
+        // A scan equation with both known and unknown outputs (a jvp scan nested in the body) runs twice: on the known
+        // side with zeros for its unknown inputs (its known outputs do not depend on them), and on the unknown side with
+        // its known inputs as residuals. The zeros are constants of the known body.
+        var zeroVars = new List<Var>();
+        var zeroVals = new List<Tensor>();
+        var unknownOutsOf = new Dictionary<Eqn, Var[]>(ReferenceEqualityComparer.Instance);
+        var pos = new Dictionary<Eqn, int>(ReferenceEqualityComparer.Instance);
+        for (int q = 0; q < jx.Eqns.Count; q++) pos[jx.Eqns[q]] = q;
+        for (int q = 0; q < unknownEqns.Count; q++)
+        {
+            var e = unknownEqns[q];
+            if (e.Outputs.All(o => unkVars.Contains(o))) continue;
+            var ins2 = e.Inputs.Select(a =>
+            {
+                if (!IsUnk(a)) return a;
+                var z = new Var(a.Aval);
+                zeroVars.Add(z);
+                zeroVals.Add(Np.Zeros(a.Aval.Shape, a.Aval.DType));
+                return (Atom)z;
+            }).ToArray();
+            var copyOuts = e.Outputs.Select(o => unkVars.Contains(o) ? new Var(o.Aval) : o).ToArray();
+            var copy = new Eqn(e.Primitive, ins2, e.Params, copyOuts);
+            pos[copy] = pos[e];
+            int at = knownEqns.FindIndex(k => pos[k] > pos[e]);
+            if (at < 0) knownEqns.Add(copy); else knownEqns.Insert(at, copy);
+            unknownOutsOf[e] = e.Outputs.Select(o => unkVars.Contains(o) ? o : new Var(o.Aval)).ToArray();
+        }
+        var unkY = Enumerable.Range(0, nYo).Select(i => IsUnk(jx.OutVars[nKo + i])).ToArray();
+        // The leading carries and ys must stay known (a jvp scan's primal outputs); otherwise the caller falls back.
+        if (Enumerable.Range(0, nKnownCarry).Any(k => unk[nCo + k]) || unkY.Take(nKnownYs).Any(u => u)) return null;
+
+        // Residuals: known variables read by the unknown side.
+        var residuals = new List<Var>();
+        var seen = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+        void Need(Atom a) { if (a is Var v && !unkVars.Contains(v) && seen.Add(v)) residuals.Add(v); }
+        foreach (var e in unknownEqns) foreach (var a in e.Inputs) Need(a);
+        for (int k = 0; k < nKo; k++) if (unk[nCo + k]) Need(jx.OutVars[k]);
+        for (int i = 0; i < nYo; i++) if (unkY[i]) Need(jx.OutVars[nKo + i]);
+
+        // Classify them: known constants (passed as they are), loop-invariant values (hoisted out of the loop), known xs
+        // (forwarded), and the rest (stacked per iteration by the known scan).
+        var inIndex = new Dictionary<Var, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < nIn; i++) inIndex.TryAdd(jx.InVars[i], i);
+        var constOnly = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < nCo; i++) if (!unk[i]) constOnly.Add(jx.InVars[i]);
+        var constOnlyEqns = new List<Eqn>();
+        foreach (var e in knownEqns)
+            if (e.Inputs.All(a => a is not Var v || constOnly.Contains(v))) { constOnlyEqns.Add(e); foreach (var o in e.Outputs) constOnly.Add(o); }
+        var resConstIn = new List<Var>();   // known const inputs
+        var resHoisted = new List<Var>();   // loop-invariant computed values
+        var resXs = new List<Var>();        // known xs inputs
+        var resStacked = new List<Var>();   // per-iteration values (including known carries before each step)
+        foreach (var v in residuals)
+        {
+            if (inIndex.TryGetValue(v, out int i))
+            {
+                if (i < nCo) resConstIn.Add(v);
+                else if (i >= nCo + nKo) resXs.Add(v);
+                else resStacked.Add(v);
+            }
+            else if (constOnly.Contains(v)) resHoisted.Add(v);
+            else resStacked.Add(v);
+        }
+        var knownConstIdx = Enumerable.Range(0, nCo).Where(i => !unk[i]).ToArray();
+        Tensor[] hoisted = [];
+        if (resHoisted.Count > 0)
+        {
+            var needed = new HashSet<Var>(resHoisted, ReferenceEqualityComparer.Instance);
+            var keep = new List<Eqn>();
+            for (int q = constOnlyEqns.Count - 1; q >= 0; q--)
+            {
+                var e = constOnlyEqns[q];
+                if (!e.Outputs.Any(needed.Contains)) continue;
+                keep.Add(e);
+                foreach (var a in e.Inputs) if (a is Var v) needed.Add(v);
+            }
+            keep.Reverse();
+            var hj = new Jaxpr([], knownConstIdx.Select(i => jx.InVars[i]).ToArray(), keep.ToArray(), resHoisted.Select(v => (Atom)v).ToArray());
+            hoisted = JaxprEval.Eval(hj, [], knownConstIdx.Select(i => ins[i]).ToArray());
+        }
+
+        // The known scan: known inputs → known carries, known ys, stacked residuals.
+        var knownIdx = Enumerable.Range(0, nIn).Where(i => !unk[i]).ToArray();
+        var knownK = Enumerable.Range(0, nKo).Where(k => !unk[nCo + k]).ToArray();
+        var knownY = Enumerable.Range(0, nYo).Where(i => !unkY[i]).ToArray();
+        var kj = new Jaxpr(zeroVars.ToArray(), knownIdx.Select(i => jx.InVars[i]).ToArray(), knownEqns.ToArray(),
+            [.. knownK.Select(k => jx.OutVars[k]), .. knownY.Select(i => jx.OutVars[nKo + i]), .. resStacked]);
+        int nCk = knownIdx.Count(i => i < nCo), nKk = knownK.Length;
+        var kIns = knownIdx.Select(i => ins[i]).ToArray();
+        var knownOuts = BindScanJaxpr(new ClosedJaxpr(kj, zeroVals.ToArray()), kIns[..nCk], kIns[nCk..(nCk + nKk)], kIns[(nCk + nKk)..], length, reverse);
+        var stacked = knownOuts[(nKk + knownY.Length)..];
+
+        // The unknown scan: (residual consts, unknown consts), unknown carries, (stacked residuals, known xs read, unknown xs).
+        var sub = new Dictionary<Var, Var>(ReferenceEqualityComparer.Instance);
+        Var Fresh(Var v) { var n = new Var(v.Aval); sub[v] = n; return n; }
+        Atom Sub(Atom a) => a is Var v && sub.TryGetValue(v, out var n) ? n : a;
+        var unkConstIdx = Enumerable.Range(0, nCo).Where(i => unk[i]).ToArray();
+        var unkK = Enumerable.Range(0, nKo).Where(k => unk[nCo + k]).ToArray();
+        var unkXIdx = Enumerable.Range(nCo + nKo, nIn - nCo - nKo).Where(i => unk[i]).ToArray();
+        Var[] uIn =
+        [
+            .. resConstIn.Select(Fresh), .. resHoisted.Select(Fresh), .. unkConstIdx.Select(i => jx.InVars[i]),
+            .. unkK.Select(k => jx.InVars[nCo + k]),
+            .. resStacked.Select(Fresh), .. resXs.Select(Fresh), .. unkXIdx.Select(i => jx.InVars[i]),
+        ];
+        var uEqns = unknownEqns.Select(e => new Eqn(e.Primitive, e.Inputs.Select(Sub).ToArray(), e.Params,
+            unknownOutsOf.TryGetValue(e, out var uo) ? uo : e.Outputs.ToArray())).ToArray();
+        var uj = new Jaxpr([], uIn, uEqns, [.. unkK.Select(k => Sub(jx.OutVars[k])), .. Enumerable.Range(0, nYo).Where(i => unkY[i]).Select(i => Sub(jx.OutVars[nKo + i]))]);
+        Tensor[] uConsts = [.. resConstIn.Select(v => ins[inIndex[v]]), .. hoisted, .. unkConstIdx.Select(i => ins[i])];
+        Tensor[] uCarry = unkK.Select(k => ins[nCo + k]).ToArray();
+        Tensor[] uXs = [.. stacked, .. resXs.Select(v => ins[inIndex[v]]), .. unkXIdx.Select(i => ins[i])];
+        var unknownOuts = BindScanJaxpr(new ClosedJaxpr(uj, []), uConsts, uCarry, uXs, length, reverse);
+
+        var result = new Tensor[nOut];
+        int ki = 0, ui = 0;
+        for (int k = 0; k < nKo; k++) result[k] = unk[nCo + k] ? unknownOuts[ui++] : knownOuts[ki++];
+        for (int i = 0; i < nYo; i++) result[nKo + i] = unkY[i] ? unknownOuts[ui++] : knownOuts[ki++];
+        return result;
     }
 
     private static Tensor?[] ScanTranspose(Tensor[] cts, LinearInput[] ins, Params p)
@@ -176,6 +389,8 @@ internal static class ControlFlowRules
         Tensor[] Full(Tensor[] c, Tensor[] k, Tensor[] x, Tensor[] cl, Tensor[] kl, Tensor[] xl) =>
             [.. Merge(cIns, c, cl), .. Merge(kIns, k, kl), .. Merge(xIns.Select(i => i.IsLinear ? LinearInput.Undefined(i.Aval) : LinearInput.Known(i.Value)).ToArray(), x, xl)];
 
+        if (kKnown.Length == 0) return ScanTransposeLinear(j, cts, ins, nC, nK, length, reverse);
+        // A scan with known carries (a primal loop inside a linear program, e.g. a jvp scan nested in a body):
         // 1. Forward over the known parts: the known carry before every step, stacked.
         var stackedKnown = Array.Empty<Tensor>();
         if (kKnown.Length > 0)
@@ -229,9 +444,83 @@ internal static class ControlFlowRules
         return result;
     }
 
+    /// <summary>The transpose of a scan whose carries are all linear (what partial evaluation of a jvp scan leaves in a
+    /// linear program): its body is linear in the linear inputs given the known ones (residual constants and stacked
+    /// residuals), so the backward scan transposes the body jaxpr directly at each step — reading that step's residuals,
+    /// never re-running the primal computation — carrying the linear carries' cotangents and the linear constants'
+    /// accumulated cotangents in the opposite direction.</summary>
+    private static Tensor?[] ScanTransposeLinear(ClosedJaxpr j, Tensor[] cts, LinearInput[] ins, int nC, int nK, int length, bool reverse)
+    {
+        var body = j.Jaxpr;
+        int nIn = ins.Length, nX = nIn - nC - nK, nY = body.OutVars.Count - nK;
+        var knownIdx = Enumerable.Range(0, nIn).Where(i => !ins[i].IsLinear).ToArray();
+        var linIdx = Enumerable.Range(0, nIn).Where(i => ins[i].IsLinear).ToArray();
+        var cKnown = knownIdx.Where(i => i < nC).Select(i => ins[i].Value).ToArray();
+        var xKnown = knownIdx.Where(i => i >= nC + nK).Select(i => ins[i].Value).ToArray();
+        var cLin = linIdx.Where(i => i < nC).ToArray();
+        var kLin = linIdx.Where(i => i >= nC && i < nC + nK).ToArray();
+        var xLin = linIdx.Where(i => i >= nC + nK).ToArray();
+        var linBody = new Jaxpr([.. body.ConstVars, .. knownIdx.Select(i => body.InVars[i])], linIdx.Select(i => body.InVars[i]).ToArray(), body.Eqns.ToArray(), body.OutVars.ToArray());
+        Tensor ZeroOf(Aval a) => Np.Zeros(a.Shape, a.DType);
+        int nck = cKnown.Length, nkl = kLin.Length, ncl = cLin.Length, nxk = xKnown.Length;
+        var back = Staging.BindScan(a =>
+        {
+            int o = 0;
+            var c = a[o..(o += nck)];
+            var ctk = a[o..(o += nkl)];
+            var acc = a[o..(o += ncl)];
+            var x = a[o..(o += nxk)];
+            var cty = a[o..];
+            var outCts = new Tensor?[nK + nY];
+            for (int q = 0; q < nkl; q++) outCts[kLin[q] - nC] = ctk[q];
+            for (int q = 0; q < nY; q++) outCts[nK + q] = cty[q];
+            var inCts = BackwardPass.Run(linBody, [.. j.Consts, .. c, .. x], outCts);
+            var ctC = inCts[..ncl];
+            var ctK = inCts[ncl..(ncl + nkl)];
+            var ctX = inCts[(ncl + nkl)..];
+            return
+            [
+                .. ctK.Select((v, q) => v ?? ZeroOf(body.InVars[kLin[q]].Aval)),
+                .. acc.Select((v, q) => ctC[q] is Tensor g ? Ad.AddCotangents(v, g) : v),
+                .. ctX.Select((v, q) => v ?? ZeroOf(body.InVars[xLin[q]].Aval)),
+            ];
+        }, cKnown, [.. kLin.Select(i => cts[i - nC]), .. cLin.Select(i => ZeroOf(ins[i].Aval))], [.. xKnown, .. cts[nK..]], length, !reverse);
+        var result = new Tensor?[nIn];
+        for (int q = 0; q < nkl; q++) result[kLin[q]] = back[q];
+        for (int q = 0; q < ncl; q++) result[cLin[q]] = back[nkl + q];
+        for (int q = 0; q < xLin.Length; q++) result[xLin[q]] = back[nkl + ncl + q];
+        return result;
+    }
+
     /// <summary>A carry is linear when its initial value is, or when the body makes it depend on a linear input
     /// (a JVP's zero-initialized tangent carry): found by propagating linearity through the body to a fixed point.
     /// Such carries are treated as linear (their known initial value is a zero tangent).</summary>
+    /// <summary>Which outputs of an equation depend on the variables in <paramref name="set"/> (null when no input is
+    /// in it). Every output of a primitive depends on all its inputs, except scan's: a carry or ys depends only on what
+    /// its body makes it depend on (a fixed point over the carries), so a jvp scan's primal outputs do not depend on its
+    /// tangent inputs.</summary>
+    internal static bool[]? OutputsDependOn(Eqn e, HashSet<Var> set)
+    {
+        var inDep = e.Inputs.Select(a => a is Var v && set.Contains(v)).ToArray();
+        if (!inDep.Any(d => d)) return null;
+        if (e.Primitive != ControlFlow.Scan) return e.Outputs.Select(_ => true).ToArray();
+        var body = e.Params.Get<ClosedJaxpr>("jaxpr").Jaxpr;
+        int nC = e.Params.Int("num_consts"), nK = e.Params.Int("num_carry");
+        while (true)
+        {
+            var inner = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+            for (int i = 0; i < body.InVars.Count; i++) if (inDep[i]) inner.Add(body.InVars[i]);
+            foreach (var be in body.Eqns)
+                if (OutputsDependOn(be, inner) is { } d)
+                    for (int q = 0; q < d.Length; q++) if (d[q]) inner.Add(be.Outputs[q]);
+            bool changed = false;
+            for (int k = 0; k < nK; k++)
+                if (!inDep[nC + k] && body.OutVars[k] is Var ov && inner.Contains(ov)) { inDep[nC + k] = true; changed = true; }
+            if (!changed)
+                return [.. Enumerable.Range(0, nK).Select(k => inDep[nC + k]), .. body.OutVars.Skip(nK).Select(o => o is Var v && inner.Contains(v))];
+        }
+    }
+
     private static LinearInput[] LinearCarries(ClosedJaxpr j, LinearInput[] ins, int nC, int nK)
     {
         var linear = ins.Select(i => i.IsLinear).ToArray();
@@ -241,7 +530,8 @@ internal static class ControlFlowRules
             var lin = new HashSet<Var>(ReferenceEqualityComparer.Instance);
             for (int i = 0; i < body.InVars.Count; i++) if (linear[i]) lin.Add(body.InVars[i]);
             foreach (var e in body.Eqns)
-                if (e.Inputs.Any(a => a is Var v && lin.Contains(v))) foreach (var o in e.Outputs) lin.Add(o);
+                if (OutputsDependOn(e, lin) is { } dep)
+                    for (int q = 0; q < dep.Length; q++) if (dep[q]) lin.Add(e.Outputs[q]);
             bool changed = false;
             for (int k = 0; k < nK; k++)
                 if (!linear[nC + k] && body.OutVars[k] is Var ov && lin.Contains(ov)) { linear[nC + k] = true; changed = true; }
