@@ -36,10 +36,14 @@ public static class Passes
         }
     }
 
-    /// <summary>Splices the bodies of nested pjit equations into the outer jaxpr.</summary>
+    /// <summary>Equations that call a sub-jaxpr on their inputs: nested jitted calls, and checkpoints (which matter only
+    /// to differentiation; the compiled program is never differentiated again).</summary>
+    private static bool IsCall(Eqn e) => e.Primitive.Name is "pjit" or "checkpoint";
+
+    /// <summary>Splices the bodies of nested pjit and checkpoint equations into the outer jaxpr.</summary>
     public static ClosedJaxpr Inline(ClosedJaxpr j)
     {
-        if (!j.Jaxpr.Eqns.Any(e => e.Primitive.Name == "pjit")) return j;
+        if (!j.Jaxpr.Eqns.Any(IsCall)) return j;
         var r = Rewriter.From(j);
         // Splices a body and returns the atoms standing for its outputs (nested pjits are spliced recursively).
         Atom[] Splice(Jaxpr inner, IReadOnlyList<Tensor> consts, Atom[] args)
@@ -57,7 +61,7 @@ public static class Passes
             foreach (var e in inner.Eqns)
             {
                 var ins = e.Inputs.Select(M).ToArray();
-                if (e.Primitive.Name == "pjit")
+                if (IsCall(e))
                 {
                     var cj = e.Params.Get<ClosedJaxpr>("jaxpr");
                     var outs = Splice(cj.Jaxpr, cj.Consts, ins);
@@ -73,7 +77,7 @@ public static class Passes
         foreach (var e in j.Jaxpr.Eqns)
         {
             var ins = e.Inputs.Select(r.Read).ToArray();
-            if (e.Primitive.Name == "pjit")
+            if (IsCall(e))
             {
                 var cj = e.Params.Get<ClosedJaxpr>("jaxpr");
                 var outs = Splice(cj.Jaxpr, cj.Consts, ins);
