@@ -88,7 +88,7 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
 {
     private static readonly int W = Vector512<T>.Count;
     private static readonly int NR = 2 * W;
-    private const int MR = 6, KC = 256, NC = 1024;
+    private const int MR = 6, KC = 256, NC = 1024, MC = 144;
 
     public static void Run(ReadOnlySpan<T> aSpan, ReadOnlySpan<T> bSpan, Span<T> cSpan, int m, int n, int k, bool transA = false, bool transB = false)
     {
@@ -105,24 +105,32 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                 {
                     int kc = Math.Min(KC, k - pc0);
                     Pack((T*)pb, packed, n, k, jc, nc, pc0, kc, transB);
+                    // GotoBLAS order: each worker packs a block of MC rows of A (kept in L2) and sweeps it against one
+                    // B panel at a time (kept in L1 across the block's row panels).
                     int rowPanels = (m + MR - 1) / MR;
-                    int workers = Math.Max(1, Math.Min(Environment.ProcessorCount, (int)((long)m * nc * kc / 200_000)));
-                    int per = (rowPanels + workers - 1) / workers;
-                    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+                    int blockPanels = MC / MR;
+                    int blocks = (rowPanels + blockPanels - 1) / blockPanels;
+                    int workers = Math.Max(1, Math.Min(Math.Min(Environment.ProcessorCount, blocks), (int)((long)m * nc * kc / 200_000)));
+                    int next = -1;
+                    Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
                     {
-                        int r0 = w * per, r1 = Math.Min(rowPanels, r0 + per);
-                        T* apanel = stackalloc T[MR * KC];
-                        fixed (T* pp = packed)
-                            for (int rp = r0; rp < r1; rp++)
+                        var ablock = GC.AllocateUninitializedArray<T>(MC * KC, pinned: true);
+                        fixed (T* pp = packed, ap = ablock)
+                            for (int blk = Interlocked.Increment(ref next); blk < blocks; blk = Interlocked.Increment(ref next))
                             {
-                                int i0 = rp * MR;
-                                int rows = Math.Min(MR, m - i0);
-                                PackA((T*)pa, apanel, m, k, i0, pc0, kc, transA);
+                                int rp0 = blk * blockPanels, rp1 = Math.Min(rowPanels, rp0 + blockPanels);
+                                for (int rp = rp0; rp < rp1; rp++)
+                                    PackA((T*)pa, ap + (rp - rp0) * MR * kc, m, k, rp * MR, pc0, kc, transA);
                                 for (int jp = 0; jp < panels; jp++)
                                 {
                                     int j0 = jc + jp * NR;
-                                    Micro(apanel, pp + jp * NR * kc, (T*)pc + (long)i0 * n + j0, n, rows,
-                                        Math.Min(NR, n - j0), kc);
+                                    int cols = Math.Min(NR, n - j0);
+                                    for (int rp = rp0; rp < rp1; rp++)
+                                    {
+                                        int i0 = rp * MR;
+                                        Micro(ap + (rp - rp0) * MR * kc, pp + jp * NR * kc, (T*)pc + (long)i0 * n + j0, n,
+                                            Math.Min(MR, m - i0), cols, kc);
+                                    }
                                 }
                             }
                     });
