@@ -164,7 +164,7 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         foreach (var (value, slot) in kernel.Outputs)
         {
             var aval = plan.SlotAvals[slot];
-            env[slot] = KernelUtil.Wrap(arena is null ? KernelUtil.NewArray(aval.DType, aval.Size) : arena.Get(slot, aval), aval);
+            env[slot] = KernelUtil.Wrap(arena is null ? KernelUtil.NewUninitialized(aval.DType, aval.Size) : arena.Get(slot, aval), aval);
         }
         if (k.Total == 0 || k.Work == 0)
         {
