@@ -127,19 +127,22 @@ internal static class ElementwiseEngine
         return dst;
     }
 
+    /// <summary>A splat buffer as its one value (not expanded), any other buffer as its array.</summary>
+    internal static T[] Operand<T>(Buffer b) where T : struct => b.IsSplat && b.TryGetSplat<T>(out var v) ? [v] : b.Array<T>();
+
     /// <summary>A comparison producing bool, for every dtype.</summary>
     public static Tensor Compare(Tensor a, Tensor b, Aval o, ComparisonKind kind)
     {
         var ba = a.Buffer!;
         var bb = b.Buffer!;
-        var dst = new bool[ba.Length];
+        var dst = new bool[o.Size];
         switch (a.DType)
         {
-            case DType.Float32: CompareLoop(ba.Array<float>(), bb.Array<float>(), dst, kind); break;
-            case DType.Float64: CompareLoop(ba.Array<double>(), bb.Array<double>(), dst, kind); break;
-            case DType.Int32: CompareLoop(ba.Array<int>(), bb.Array<int>(), dst, kind); break;
-            case DType.Int64: CompareLoop(ba.Array<long>(), bb.Array<long>(), dst, kind); break;
-            case DType.UInt32: CompareLoop(ba.Array<uint>(), bb.Array<uint>(), dst, kind); break;
+            case DType.Float32: CompareLoop(Operand<float>(ba), Operand<float>(bb), dst, kind); break;
+            case DType.Float64: CompareLoop(Operand<double>(ba), Operand<double>(bb), dst, kind); break;
+            case DType.Int32: CompareLoop(Operand<int>(ba), Operand<int>(bb), dst, kind); break;
+            case DType.Int64: CompareLoop(Operand<long>(ba), Operand<long>(bb), dst, kind); break;
+            case DType.UInt32: CompareLoop(Operand<uint>(ba), Operand<uint>(bb), dst, kind); break;
             case DType.Bool:
                 CompareLoop(MemoryMarshal.Cast<bool, byte>(ba.Span<bool>()).ToArray(), MemoryMarshal.Cast<bool, byte>(bb.Span<bool>()).ToArray(), dst, kind);
                 break;
@@ -148,9 +151,20 @@ internal static class ElementwiseEngine
         return KernelUtil.Wrap(dst, o, ba.Device);
     }
 
+    /// <summary>y = a (kind) b over y's length; a side of length 1 (a splat such as the 0 of relu's derivative, kept
+    /// unexpanded by <see cref="Operand{T}"/>) is compared as a scalar.</summary>
     private static void CompareLoop<T>(T[] a, T[] b, bool[] y, ComparisonKind kind) where T : unmanaged, IComparisonOperators<T, T, bool>
     {
-        KernelUtil.For(a.Length, (s, e) =>
+        int n = y.Length;
+        if (n == 0) return;
+        if (a.Length == 1 && b.Length == 1)
+        {
+            y.AsSpan().Fill(Compare1(a[0], b[0], kind));
+            return;
+        }
+        if (b.Length == 1) { CompareScalar(a, b[0], y, kind, flip: false); return; }
+        if (a.Length == 1) { CompareScalar(b, a[0], y, kind, flip: true); return; }
+        KernelUtil.For(n, (s, e) =>
         {
             switch (kind)
             {
@@ -160,6 +174,35 @@ internal static class ElementwiseEngine
                 case ComparisonKind.Le: for (int i = s; i < e; i++) y[i] = a[i] <= b[i]; break;
                 case ComparisonKind.Gt: for (int i = s; i < e; i++) y[i] = a[i] > b[i]; break;
                 case ComparisonKind.Ge: for (int i = s; i < e; i++) y[i] = a[i] >= b[i]; break;
+            }
+        });
+    }
+
+    private static bool Compare1<T>(T a, T b, ComparisonKind kind) where T : IComparisonOperators<T, T, bool> => kind switch
+    {
+        ComparisonKind.Eq => a == b,
+        ComparisonKind.Ne => a != b,
+        ComparisonKind.Lt => a < b,
+        ComparisonKind.Le => a <= b,
+        ComparisonKind.Gt => a > b,
+        _ => a >= b,
+    };
+
+    /// <summary>x[i] (kind) c, or c (kind) x[i] when <paramref name="flip"/>.</summary>
+    private static void CompareScalar<T>(T[] x, T c, bool[] y, ComparisonKind kind, bool flip) where T : unmanaged, IComparisonOperators<T, T, bool>
+    {
+        if (flip)
+            kind = kind switch { ComparisonKind.Lt => ComparisonKind.Gt, ComparisonKind.Le => ComparisonKind.Ge, ComparisonKind.Gt => ComparisonKind.Lt, ComparisonKind.Ge => ComparisonKind.Le, var k => k };
+        KernelUtil.For(y.Length, (s, e) =>
+        {
+            switch (kind)
+            {
+                case ComparisonKind.Eq: for (int i = s; i < e; i++) y[i] = x[i] == c; break;
+                case ComparisonKind.Ne: for (int i = s; i < e; i++) y[i] = x[i] != c; break;
+                case ComparisonKind.Lt: for (int i = s; i < e; i++) y[i] = x[i] < c; break;
+                case ComparisonKind.Le: for (int i = s; i < e; i++) y[i] = x[i] <= c; break;
+                case ComparisonKind.Gt: for (int i = s; i < e; i++) y[i] = x[i] > c; break;
+                case ComparisonKind.Ge: for (int i = s; i < e; i++) y[i] = x[i] >= c; break;
             }
         });
     }

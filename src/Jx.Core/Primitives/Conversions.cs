@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -29,6 +30,8 @@ public static class Conversions
         {
             var pred = xs[0].Buffer!;
             int n = o[0].Size;
+            if (pred.DType == DType.Bool && xs.Length == 3)
+                return [KernelUtil.Wrap(Select2(pred, xs[1].Buffer!, xs[2].Buffer!, n), o[0], pred.Device)];
             var idx = new int[n];
             if (pred.DType == DType.Bool) { var pb = pred.Array<bool>(); for (int i = 0; i < n; i++) idx[i] = pb[pb.Length == 1 ? 0 : i] ? 1 : 0; }
             else { var pi = pred.Array<int>(); for (int i = 0; i < n; i++) idx[i] = Math.Clamp(pi[pi.Length == 1 ? 0 : i], 0, xs.Length - 2); }
@@ -36,6 +39,64 @@ public static class Conversions
             var arr = KernelUtil.Visit(cases[0], new SelectFunc(idx, cases));
             return [KernelUtil.Wrap(arr, o[0], pred.Device)];
         });
+
+    /// <summary>The common two-case select with a bool predicate: one pass, splat operands (the zeros of a derivative)
+    /// read as scalars rather than expanded, in parallel for large arrays.</summary>
+    private static Array Select2(Buffer pred, Buffer onFalse, Buffer onTrue, int n) => onFalse.DType switch
+    {
+        DType.Bool => Select2<bool>(pred, onFalse, onTrue, n),
+        DType.Int32 => Select2<int>(pred, onFalse, onTrue, n),
+        DType.Int64 => Select2<long>(pred, onFalse, onTrue, n),
+        DType.UInt32 => Select2<uint>(pred, onFalse, onTrue, n),
+        DType.Float16 => Select2<Half>(pred, onFalse, onTrue, n),
+        DType.BFloat16 => Select2<BFloat16>(pred, onFalse, onTrue, n),
+        DType.Float32 => Select2<float>(pred, onFalse, onTrue, n),
+        DType.Float64 => Select2<double>(pred, onFalse, onTrue, n),
+        _ => throw new InvalidOperationException(),
+    };
+
+    private static T[] Select2<T>(Buffer pred, Buffer onFalse, Buffer onTrue, int n) where T : struct
+    {
+        var pb = ElementwiseEngine.Operand<bool>(pred);
+        var f = ElementwiseEngine.Operand<T>(onFalse);
+        var t = ElementwiseEngine.Operand<T>(onTrue);
+        var dst = GC.AllocateUninitializedArray<T>(n);
+        if (typeof(T) == typeof(float) && pb.Length == n && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            var fd = (float[])(object)f; var td = (float[])(object)t; var dd = (float[])(object)dst;
+            KernelUtil.For(n, (s, e) => SelectFloat(pb, fd, td, dd, s, e));
+            return dst;
+        }
+        KernelUtil.For(n, (s, e) =>
+        {
+            bool pOne = pb.Length == 1, fOne = f.Length == 1, tOne = t.Length == 1;
+            for (int i = s; i < e; i++)
+                dst[i] = pb[pOne ? 0 : i] ? t[tOne ? 0 : i] : f[fOne ? 0 : i];
+        });
+        return dst;
+    }
+
+    /// <summary>float32 select over [s, e): 16 predicate bytes widen to a lane mask, so the choice is branch-free (a
+    /// data-dependent branch per element mispredicts half the time on real predicates such as relu's).</summary>
+    private static unsafe void SelectFloat(bool[] pred, float[] onFalse, float[] onTrue, float[] dst, int s, int e)
+    {
+        bool fOne = onFalse.Length == 1, tOne = onTrue.Length == 1;
+        fixed (bool* pp = pred)
+        fixed (float* pf = onFalse, pt = onTrue, pd = dst)
+        {
+            int i = s;
+            var f1 = Vector512.Create(pf[0]);
+            var t1 = Vector512.Create(pt[0]);
+            for (; i + 16 <= e; i += 16)
+            {
+                var mask = System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector512Int32(Vector128.Load((byte*)pp + i));
+                var fv = fOne ? f1 : Vector512.Load(pf + i);
+                var tv = tOne ? t1 : Vector512.Load(pt + i);
+                Vector512.Store(Vector512.ConditionalSelect(Vector512.GreaterThan(mask, Vector512<int>.Zero).AsSingle(), tv, fv), pd + i);
+            }
+            for (; i < e; i++) pd[i] = pp[i] ? pt[tOne ? 0 : i] : pf[fOne ? 0 : i];
+        }
+    }
 
     private sealed class SelectFunc(int[] idx, Buffer[] cases) : IArrayFunc<Array>
     {
