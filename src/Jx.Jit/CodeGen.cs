@@ -66,10 +66,16 @@ internal static class CodeGen
 
     // ---------------- expression emission ----------------
 
-    private sealed class Emitter(StringBuilder sb, bool vector, DType vt, Func<View, string> read, string indent)
+    /// <summary>Emits an expression DAG as one local per node. <paramref name="prefix"/> names the locals; values already
+    /// computed outside the loop (hoisted) are passed in <paramref name="known"/>.</summary>
+    private sealed class Emitter(StringBuilder sb, bool vector, DType vt, Func<View, string> read, string indent,
+        string prefix = "t", IReadOnlyDictionary<Expr, string>? known = null)
     {
-        private readonly Dictionary<Expr, string> _memo = [];
+        private readonly Dictionary<Expr, string> _memo = known is null ? [] : new(known);
         private int _n;
+
+        /// <summary>The locals emitted so far.</summary>
+        public IReadOnlyDictionary<Expr, string> Emitted => _memo;
 
         public string Emit(Expr e)
         {
@@ -84,7 +90,7 @@ internal static class CodeGen
                 OpExpr o => vector ? VectorOp(o, o.Args.Select(Emit).ToArray()) : RoundHalf(o, ScalarOp(o, o.Args.Select(Emit).ToArray())),
                 _ => throw new InvalidOperationException(),
             };
-            name = $"t{_n++}";
+            name = $"{prefix}{_n++}";
             sb.Append(indent).Append("var ").Append(name).Append(" = ").Append(code).Append(";\n");
             _memo[e] = name;
             return name;
@@ -503,6 +509,26 @@ internal static class CodeGen
                 // Four independent vector accumulators hide the combine's latency (each block in its own scope, so
                 // the emitted temporaries may reuse their names), then single vectors, then the scalar tail.
                 string W = $"Vector512<{T}>.Count";
+                // Loop-invariant subexpressions (reading only views that do not move along the reduced dim, such as a
+                // row's max in logsumexp) are computed once per output, before the loop.
+                bool Invariant(Expr x) => x switch
+                {
+                    InputExpr ie => RS(views.IndexOf(ie.View))[nr - 1] == 0,
+                    ConstExpr => true,
+                    OpExpr oe => oe.Args.All(Invariant),
+                    _ => false,
+                };
+                var hoist = new Emitter(sb, true, t, v => $"Vector512.Create(p{v.Slot}[o{views.IndexOf(v)}])", ind, "h");
+                void Hoist(Expr x)
+                {
+                    if (x is OpExpr oe)
+                    {
+                        if (Invariant(oe)) hoist.Emit(oe);
+                        else foreach (var a in oe.Args) Hoist(a);
+                    }
+                }
+                Hoist(value);
+                var hoisted = hoist.Emitted;
                 for (int a = 0; a < 4; a++) sb.Append($"{ind}var vacc{a} = Vector512.Create({Identity(kind, t)});\n");
                 sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - 4 * {W}; q += 4 * {W})\n{ind}{{\n");
                 for (int a = 0; a < 4; a++)
@@ -513,7 +539,7 @@ internal static class CodeGen
                     {
                         int vi = views.IndexOf(v);
                         return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + {at})";
-                    }, ind + "        ");
+                    }, ind + "        ", known: hoisted);
                     var eva = ema.Emit(value);
                     sb.Append($"{ind}        vacc{a} = {Combine(kind, $"vacc{a}", eva, true, t)};\n{ind}    }}\n");
                 }
@@ -524,7 +550,7 @@ internal static class CodeGen
                 {
                     int vi = views.IndexOf(v);
                     return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + q)";
-                }, ind + "    ");
+                }, ind + "    ", known: hoisted);
                 var ev2 = em.Emit(value);
                 sb.Append($"{ind}    vacc = {Combine(kind, "vacc", ev2, true, t)};\n{ind}}}\n");
                 sb.Append($"{ind}acc = {Combine(kind, "acc", Horizontal(kind, "vacc"), false, t)};\n");
