@@ -30,4 +30,14 @@ public class SplatOperandKernelTests
         var d = Lax.Select(pred.Reshape([37]), x.AsType(DType.Float64), Np.Zeros([37], DType.Float64)).ToArray<double>();
         Assert.Equal(v.Select(a => a > 0 ? (double)a : 0.0).ToArray(), d);
     }
+
+    [Fact]
+    public void EmptySelectsAndComparisonsReturnEmptyResults()
+    {
+        var e = Np.Zeros([0, 3]);
+        var x = Np.Ones([0, 3]) * 2f;
+        Assert.Equal([0, 3], Lax.Select(Lax.Gt(x, e), x, e).Shape.ToArray());
+        Assert.Equal([0, 3], Lax.Select(Lax.Lt(x, Np.Array(new float[0]).Reshape([0, 3])), x, e).Shape.ToArray());
+        Assert.Empty(Lax.Select(Lax.Gt(x, e), x, e).ToArray<float>());
+    }
 }

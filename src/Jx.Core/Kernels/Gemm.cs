@@ -114,7 +114,7 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
                     int next = -1;
                     Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
                     {
-                        var ablock = GC.AllocateUninitializedArray<T>(MC * KC, pinned: true);
+                        var ablock = GC.AllocateUninitializedArray<T>(Math.Min(blockPanels, rowPanels) * MR * kc, pinned: true);
                         fixed (T* pp = packed, ap = ablock)
                             for (int blk = Interlocked.Increment(ref next); blk < blocks; blk = Interlocked.Increment(ref next))
                             {

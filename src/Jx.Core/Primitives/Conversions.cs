@@ -61,6 +61,7 @@ public static class Conversions
         var f = ElementwiseEngine.Operand<T>(onFalse);
         var t = ElementwiseEngine.Operand<T>(onTrue);
         var dst = GC.AllocateUninitializedArray<T>(n);
+        if (n == 0) return dst;
         if (typeof(T) == typeof(float) && pb.Length == n && System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
         {
             var fd = (float[])(object)f; var td = (float[])(object)t; var dd = (float[])(object)dst;
