@@ -363,9 +363,17 @@ internal static class CodeGen
             sb.Append($"                p{slot}[s + j] = {Store(value.DType, r1)};\n");
         }
         sb.Append("            }\n");
+        AppendAdvance(sb, shape);
+        return sb.ToString();
+    }
+
+    /// <summary>Closes a kernel's outer while loop: moves past the finished run of the innermost index, resets it and
+    /// carries into the outer indices i0..i(r−2) of <paramref name="shape"/>, then closes the loop and the method.</summary>
+    private static void AppendAdvance(StringBuilder sb, int[] shape)
+    {
+        int r = shape.Length;
         sb.Append("            s += len;\n");
         sb.Append($"            i{r - 1} = 0;\n");
-        // Carry propagation over the outer indices.
         if (r >= 2)
         {
             sb.Append($"            if (++i{r - 2} >= {shape[r - 2]})\n            {{\n                i{r - 2} = 0;\n");
@@ -375,7 +383,6 @@ internal static class CodeGen
             if (r >= 3) sb.Append("            carried:;\n");
         }
         sb.Append("        }\n    }\n");
-        return sb.ToString();
     }
 
     private static string Identity(ReduceKind kind, DType t) => kind switch
@@ -509,6 +516,13 @@ internal static class CodeGen
                 // Four independent vector accumulators hide the combine's latency (each block in its own scope, so
                 // the emitted temporaries may reuse their names), then single vectors, then the scalar tail.
                 string W = $"Vector512<{T}>.Count";
+                // A vector read at inner offset `at`: a broadcast of the view's element when it does not move along
+                // the reduced dim, a load otherwise.
+                Func<View, string> InnerRead(string at) => v =>
+                {
+                    int vi = views.IndexOf(v);
+                    return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + {at})";
+                };
                 // Loop-invariant subexpressions (reading only views that do not move along the reduced dim, such as a
                 // row's max in logsumexp) are computed once per output, before the loop.
                 bool Invariant(Expr x) => x switch
@@ -535,22 +549,14 @@ internal static class CodeGen
                 {
                     string at = a == 0 ? "q" : $"q + {a} * {W}";
                     sb.Append($"{ind}    {{\n");
-                    var ema = new Emitter(sb, true, t, v =>
-                    {
-                        int vi = views.IndexOf(v);
-                        return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + {at})";
-                    }, ind + "        ", known: hoisted);
+                    var ema = new Emitter(sb, true, t, InnerRead(at), ind + "        ", known: hoisted);
                     var eva = ema.Emit(value);
                     sb.Append($"{ind}        vacc{a} = {Combine(kind, $"vacc{a}", eva, true, t)};\n{ind}    }}\n");
                 }
                 sb.Append($"{ind}}}\n");
                 sb.Append($"{ind}var vacc = {Combine(kind, Combine(kind, "vacc0", "vacc1", true, t), Combine(kind, "vacc2", "vacc3", true, t), true, t)};\n");
                 sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - {W}; q += {W})\n{ind}{{\n");
-                var em = new Emitter(sb, true, t, v =>
-                {
-                    int vi = views.IndexOf(v);
-                    return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + q)";
-                }, ind + "    ", known: hoisted);
+                var em = new Emitter(sb, true, t, InnerRead("q"), ind + "    ", known: hoisted);
                 var ev2 = em.Emit(value);
                 sb.Append($"{ind}    vacc = {Combine(kind, "vacc", ev2, true, t)};\n{ind}}}\n");
                 sb.Append($"{ind}acc = {Combine(kind, "acc", Horizontal(kind, "vacc"), false, t)};\n");
@@ -562,17 +568,7 @@ internal static class CodeGen
             CloseReduced("                ", nr - 1);
             sb.Append($"                p{outSlot}[s + j] = {Store(t, "acc")};\n            }}\n");
         }
-        sb.Append("            s += len;\n");
-        sb.Append($"            i{nk - 1} = 0;\n");
-        if (nk >= 2)
-        {
-            sb.Append($"            if (++i{nk - 2} >= {keptShape[nk - 2]})\n            {{\n                i{nk - 2} = 0;\n");
-            for (int d = nk - 3; d >= 0; d--)
-                sb.Append($"                if (++i{d} >= {keptShape[d]}) i{d} = 0; else goto carried;\n");
-            sb.Append("            }\n");
-            if (nk >= 3) sb.Append("            carried:;\n");
-        }
-        sb.Append("        }\n    }\n");
+        AppendAdvance(sb, keptShape);
         return sb.ToString();
     }
 }

@@ -45,13 +45,8 @@ public sealed class CpuJitBackend : IJitBackend
             }
         }
         // Loop bodies are programs of their own, compiled now and run by the loop step without primitive dispatch.
-        foreach (var scan in plan.Steps.OfType<ScanStep>())
-            scan.Body = (CpuExecutable)Compile(scan.BodyJaxpr, name + "_scan_body");
-        foreach (var loop in plan.Steps.OfType<WhileStep>())
-        {
-            loop.Cond = (CpuExecutable)Compile(loop.CondJaxpr, name + "_while_cond");
-            loop.Body = (CpuExecutable)Compile(loop.BodyJaxpr, name + "_while_body");
-        }
+        foreach (var loop in plan.Steps.OfType<LoopStep>())
+            loop.CompileBodies((j, suffix) => (CpuExecutable)Compile(j, name + "_" + suffix));
         var exe = new CpuExecutable(plan, optimized, source);
         if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
         {
@@ -107,16 +102,10 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
                         for (int i = 0; i < outs.Length; i++) env[l.OutSlots[i]] = outs[i];
                         break;
                     }
-                    case ScanStep sc:
+                    case LoopStep loop:
                     {
-                        var outs = sc.Run(Resolve(sc.Inputs, env), sc.OutSlots.Select(s => plan.SlotAvals[s]).ToArray());
-                        for (int i = 0; i < outs.Length; i++) env[sc.OutSlots[i]] = outs[i];
-                        break;
-                    }
-                    case WhileStep w:
-                    {
-                        var outs = w.Run(Resolve(w.Inputs, env));
-                        for (int i = 0; i < outs.Length; i++) env[w.OutSlots[i]] = outs[i];
+                        var outs = loop.Run(Resolve(loop.Inputs, env), loop.OutSlots.Select(s => plan.SlotAvals[s]).ToArray());
+                        for (int i = 0; i < outs.Length; i++) env[loop.OutSlots[i]] = outs[i];
                         break;
                     }
                     case KernelStep k:

@@ -6,25 +6,22 @@ namespace Jx;
 /// stacked result, and the body's kernel outputs live in a <see cref="LoopArena"/>: two sets of buffers used on
 /// alternate iterations, so the carry produced by one iteration is read by the next while the iteration after that
 /// overwrites the older set.</summary>
-internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
+internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopStep(eqn, inputs, outSlots)
 {
-    public Eqn Eqn { get; } = eqn;
-    /// <summary>Per input: an int slot or a concrete Tensor (a literal).</summary>
-    public object[] Inputs { get; } = inputs;
-    public int[] OutSlots { get; } = outSlots;
     public ClosedJaxpr BodyJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("jaxpr");
     public int NumConsts { get; } = eqn.Params.Int("num_consts");
     public int NumCarry { get; } = eqn.Params.Int("num_carry");
     public int Length { get; } = eqn.Params.Int("length");
     public bool Reverse { get; } = eqn.Params.Bool("reverse");
-    /// <summary>The compiled body, set by the backend.</summary>
-    public CpuExecutable? Body { get; set; }
+    /// <summary>The compiled body.</summary>
+    public CpuExecutable? Body { get; private set; }
+
+    public override void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile) => Body = compile(BodyJaxpr, "scan_body");
 
     public override string Describe(Func<int, string> slotName) =>
-        $"loop scan length={Length}{(Reverse ? " reverse" : "")} ({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}, body of {Body?.KernelCount ?? 0} steps";
+        $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}, body of {Body?.KernelCount ?? 0} steps";
 
-    /// <summary>Runs the loop on concrete inputs.</summary>
-    public Tensor[] Run(Tensor[] ins, Aval[] outAvals)
+    public override Tensor[] Run(Tensor[] ins, Aval[] outAvals)
     {
         var body = Body!;
         int nC = NumConsts, nK = NumCarry, length = Length;
@@ -44,8 +41,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
             arena.Parity = step & 1;
             var r = body.Execute(args, arena);
             for (int c = 0; c < nK; c++)
-                // A carry passed through from an older iteration may sit in the buffer set the next iteration writes.
-                args[nC + c] = arena.OwnsOtherParity(r[c]) ? LoopArena.Clone(r[c]) : r[c];
+                args[nC + c] = arena.Carry(r[c]);
             for (int k = 0; k < nys; k++)
             {
                 var y = r[nK + k].Buffer!;
@@ -74,42 +70,4 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
         return Tensor.Own(dst, b.DType, rowShape, b.Device, x.WeakType);
     }
 
-}
-
-/// <summary>Output buffers of a loop body's kernels, reused across iterations: slot s of iteration i lives in set
-/// i mod 2. A value produced in iteration i is therefore intact while iteration i + 1 reads it.</summary>
-internal sealed class LoopArena(int slots)
-{
-    private readonly Array?[] _even = new Array?[slots], _odd = new Array?[slots];
-    public int Parity { get; set; }
-
-    /// <summary>The buffer for a kernel output in the current set, allocated on first use.</summary>
-    public Array Get(int slot, Aval aval)
-    {
-        var set = Parity == 0 ? _even : _odd;
-        var a = set[slot];
-        if (a is null || a.Length != aval.Size) set[slot] = a = KernelUtil.NewUninitialized(aval.DType, aval.Size);
-        return a;
-    }
-
-    /// <summary>Whether the tensor's storage is a buffer of the other set (a value carried over from an older
-    /// iteration, which the next iteration would overwrite).</summary>
-    public bool OwnsOtherParity(Tensor t)
-    {
-        if (t.Buffer!.IsSplat) return false;
-        var raw = t.Buffer.RawArray();
-        var other = Parity == 0 ? _odd : _even;
-        foreach (var a in other) if (ReferenceEquals(a, raw)) return true;
-        return false;
-    }
-
-    /// <summary>A copy of a tensor in a fresh array.</summary>
-    public static Tensor Clone(Tensor t)
-    {
-        var b = t.Buffer!;
-        if (b.IsSplat) return t;
-        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
-        Array.Copy(b.RawArray(), dst, b.Length);
-        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
-    }
 }

@@ -3,25 +3,26 @@ namespace Jx;
 /// <summary>A while loop in a compiled program: the loop runs in the executor around the precompiled condition and
 /// body programs. The body's kernel outputs live in a <see cref="LoopArena"/> (two buffer sets on alternate
 /// iterations), so the carry is written into reused buffers rather than fresh arrays every iteration.</summary>
-internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
+internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopStep(eqn, inputs, outSlots)
 {
-    public Eqn Eqn { get; } = eqn;
-    /// <summary>Per input: an int slot or a concrete Tensor (a literal).</summary>
-    public object[] Inputs { get; } = inputs;
-    public int[] OutSlots { get; } = outSlots;
     public ClosedJaxpr CondJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("cond_jaxpr");
     public ClosedJaxpr BodyJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("body_jaxpr");
     public int CondConsts { get; } = eqn.Params.Int("cond_nconsts");
     public int BodyConsts { get; } = eqn.Params.Int("body_nconsts");
-    /// <summary>The compiled condition and body, set by the backend.</summary>
-    public CpuExecutable? Cond { get; set; }
-    public CpuExecutable? Body { get; set; }
+    /// <summary>The compiled condition and body.</summary>
+    public CpuExecutable? Cond { get; private set; }
+    public CpuExecutable? Body { get; private set; }
+
+    public override void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile)
+    {
+        Cond = compile(CondJaxpr, "while_cond");
+        Body = compile(BodyJaxpr, "while_body");
+    }
 
     public override string Describe(Func<int, string> slotName) =>
-        $"loop while ({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps";
+        $"loop while {Operands(slotName)}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps";
 
-    /// <summary>Runs the loop on concrete inputs.</summary>
-    public Tensor[] Run(Tensor[] ins)
+    public override Tensor[] Run(Tensor[] ins, Aval[] outAvals)
     {
         int nc = CondConsts, nb = BodyConsts, nCarry = ins.Length - nc - nb;
         var condArgs = new Tensor[nc + nCarry];
@@ -37,9 +38,7 @@ internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
             carry.CopyTo(bodyArgs, nb);
             arena.Parity = step & 1;
             var r = Body.Execute(bodyArgs, arena);
-            for (int c = 0; c < nCarry; c++)
-                // A carry passed through from an older iteration may sit in the buffer set the next iteration writes.
-                carry[c] = arena.OwnsOtherParity(r[c]) ? LoopArena.Clone(r[c]) : r[c];
+            for (int c = 0; c < nCarry; c++) carry[c] = arena.Carry(r[c]);
         }
     }
 }

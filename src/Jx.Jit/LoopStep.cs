@@ -1,0 +1,59 @@
+namespace Jx;
+
+/// <summary>A loop of a compiled program (scan, while): it runs in the executor around its bodies' own compiled
+/// programs, which the backend compiles ahead of time with <see cref="CompileBodies"/>.</summary>
+internal abstract class LoopStep(Eqn eqn, object[] inputs, int[] outSlots) : Step
+{
+    public Eqn Eqn { get; } = eqn;
+    /// <summary>Per input: an int slot or a concrete Tensor (a literal).</summary>
+    public object[] Inputs { get; } = inputs;
+    public int[] OutSlots { get; } = outSlots;
+
+    /// <summary>Compiles the loop's bodies with the backend's compiler (jaxpr, name suffix → program).</summary>
+    public abstract void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile);
+
+    /// <summary>Runs the loop on concrete inputs, producing values of the given avals.</summary>
+    public abstract Tensor[] Run(Tensor[] ins, Aval[] outAvals);
+
+    protected string Operands(Func<int, string> slotName) =>
+        $"({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}";
+}
+
+/// <summary>Output buffers of a loop body's kernels, reused across iterations: slot s of iteration i lives in set
+/// i mod 2. A value produced in iteration i is therefore intact while iteration i + 1 reads it.</summary>
+internal sealed class LoopArena(int slots)
+{
+    private readonly Array?[] _even = new Array?[slots], _odd = new Array?[slots];
+    public int Parity { get; set; }
+
+    /// <summary>The buffer for a kernel output in the current set, allocated on first use.</summary>
+    public Array Get(int slot, Aval aval)
+    {
+        var set = Parity == 0 ? _even : _odd;
+        var a = set[slot];
+        if (a is null || a.Length != aval.Size) set[slot] = a = KernelUtil.NewUninitialized(aval.DType, aval.Size);
+        return a;
+    }
+
+    /// <summary>A carry produced by the current iteration, made safe to read in the next one: a value passed through
+    /// from an older iteration sits in the other set, which the next iteration overwrites, so it is copied out.</summary>
+    public Tensor Carry(Tensor t) => OwnsOtherParity(t) ? Clone(t) : t;
+
+    private bool OwnsOtherParity(Tensor t)
+    {
+        if (t.Buffer!.IsSplat) return false;
+        var raw = t.Buffer.RawArray();
+        var other = Parity == 0 ? _odd : _even;
+        foreach (var a in other) if (ReferenceEquals(a, raw)) return true;
+        return false;
+    }
+
+    private static Tensor Clone(Tensor t)
+    {
+        var b = t.Buffer!;
+        if (b.IsSplat) return t;
+        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
+        Array.Copy(b.RawArray(), dst, b.Length);
+        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
+    }
+}
