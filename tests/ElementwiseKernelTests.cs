@@ -250,6 +250,33 @@ public class ElementwiseKernelTests
         yield return ["digamma", -0.5, 0.03648997397857652];
     }
 
+    [Fact]
+    public void ErfInvFloat32IsGilesApproximationInEveryLane()
+    {
+        // float32 erf_inv is Giles' approximation alone (XLA's ErfInv32): within a few float32 ulp of the exact value
+        // (float64 erf_inv, Newton-refined), the same in vector lanes and the scalar tail, ±1 → ±∞, outside → NaN.
+        var ys = Enumerable.Range(0, 2003).Select(i => (float)(-1 + i / 1001.0)).Where(y => y > -1 && y < 1)
+            .Concat([0.999999f, -0.9999999f, 1e-30f, -0f, 0.5f]).ToArray();
+        var got = Lax.ErfInv(Tensor.FromArray(ys)).ToArray<float>();
+        for (int i = 0; i < ys.Length; i++)
+        {
+            double exact = SpecialFunctions.ErfInv(ys[i]);
+            Assert.True(Math.Abs(got[i] - exact) <= 4 * Math.Abs(MathF.BitIncrement((float)Math.Abs(exact)) - (float)Math.Abs(exact)) + 1e-45,
+                $"erf_inv({ys[i]:R}) = {got[i]:R}, exact {exact:R}");
+            Assert.Equal(SpecialFunctions.ErfInvSingle(ys[i]), got[i]);
+        }
+        // the edge cases in vector lanes (the first 16 elements) and in the scalar tail (the last 4)
+        float[] edgeCases = [1f, -1f, 1.5f, float.NaN];
+        var edges = Lax.ErfInv(Tensor.FromArray(edgeCases.Concat(Enumerable.Repeat(0.5f, 12)).Concat(edgeCases).ToArray())).ToArray<float>();
+        foreach (int at in new[] { 0, 16 })
+        {
+            Assert.Equal(float.PositiveInfinity, edges[at]);
+            Assert.Equal(float.NegativeInfinity, edges[at + 1]);
+            Assert.True(float.IsNaN(edges[at + 2]) && float.IsNaN(edges[at + 3]));
+        }
+        Assert.Equal(0.47693628f, edges[4], 1e-7f);
+    }
+
     private static Func<Tensor, Tensor> Special(string name) => name switch
     {
         "erf" => Lax.Erf, "erfc" => Lax.Erfc, "erf_inv" => Lax.ErfInv, "lgamma" => Lax.Lgamma, "digamma" => Lax.Digamma,

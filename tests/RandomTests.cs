@@ -32,6 +32,26 @@ public class RandomTests
     }
 
     [Fact]
+    public void ThreefryVectorLanesEqualTheScalarHash()
+    {
+        // 37 elements: two full 16-lane vectors and a scalar tail; the known-answer triples land in both parts.
+        var rng = new System.Random(5);
+        uint[] Words() => Enumerable.Range(0, 37).Select(_ => (uint)rng.NextInt64(0, 1L << 32)).ToArray();
+        uint[] k1 = Words(), k2 = Words(), x1 = Words(), x2 = Words();
+        (k1[3], k2[3], x1[3], x2[3]) = (0x13198a2e, 0x03707344, 0x243f6a88, 0x85a308d3);
+        (k1[35], k2[35], x1[35], x2[35]) = (0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
+        var outs = RandomBits.Threefry2x32.Bind([Tensor.FromArray(k1), Tensor.FromArray(k2), Tensor.FromArray(x1), Tensor.FromArray(x2)]);
+        var (y1, y2) = (U(outs[0]), U(outs[1]));
+        for (int i = 0; i < 37; i++)
+            Assert.Equal(RandomBits.Hash(k1[i], k2[i], x1[i], x2[i]), (y1[i], y2[i]));
+        Assert.Equal((0xc4923a9cu, 0x483df7a0u), (y1[3], y2[3]));
+        Assert.Equal((0x1cb996fcu, 0xbb002be7u), (y1[35], y2[35]));
+        // splat key words (how Random calls it) read the same value in every lane
+        var splat = RandomBits.Threefry2x32.Bind([Np.Full([37], 7u, DType.UInt32), Np.Full([37], 9u, DType.UInt32), Tensor.FromArray(x1), Tensor.FromArray(x2)]);
+        for (int i = 0; i < 37; i++) Assert.Equal(RandomBits.Hash(7, 9, x1[i], x2[i]).Y1, U(splat[0])[i]);
+    }
+
+    [Fact]
     public void ThreefryRejectsBadOperands()
     {
         var u = Tensor.FromArray(new uint[] { 1, 2 });

@@ -269,6 +269,10 @@ public class ShapeOpsTests
         Assert.Equal(new[] { 0, 1, 2, 3 }, Lax.Iota(DType.Int32, 4).ToArray<int>());
         Assert.Equal(new[] { 0f, 0f, 0f, 1f, 1f, 1f }, Lax.BroadcastedIota(DType.Float32, [2, 3], 0).ToArray<float>());
         Assert.Equal(new[] { 0L, 1, 2, 0, 1, 2 }, Lax.BroadcastedIota(DType.Int64, [2, 3], 1).ToArray<long>());
+        Assert.Equal(new uint[] { 0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2 }, Lax.BroadcastedIota(DType.UInt32, [2, 3, 2], 1).ToArray<uint>());
+        Assert.Equal(new[] { 0.0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1 }, Lax.BroadcastedIota(DType.Float64, [2, 3, 2], 0).ToArray<double>());
+        Assert.Equal(new[] { (Half)0, (Half)1, (Half)2 }, Lax.Iota(DType.Float16, 3).ToArray<Half>());
+        Assert.Equal(new[] { 0, 1, 2, 3, 4 }, Lax.Iota(DType.BFloat16, 5).AsType(DType.Int32).ToArray<int>());
         Assert.Throws<DTypeError>(() => Lax.Iota(DType.Bool, 2));
         Assert.Throws<AxisError>(() => Lax.BroadcastedIota(DType.Int32, [2], 1));
     }

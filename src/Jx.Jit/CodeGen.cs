@@ -136,7 +136,7 @@ internal static class CodeGen
                 case "logistic": return $"JitRuntime.Logistic({a[0]})";
                 case "erf": return $"({ct})SpecialFunctions.Erf({a[0]})";
                 case "erfc": return $"({ct})SpecialFunctions.Erfc({a[0]})";
-                case "erf_inv": return $"({ct})SpecialFunctions.ErfInv({a[0]})";
+                case "erf_inv": return at == DType.Float64 ? $"SpecialFunctions.ErfInv({a[0]})" : $"({ct})SpecialFunctions.ErfInvSingle((float){a[0]})";
                 case "lgamma": return $"({ct})SpecialFunctions.LGamma({a[0]})";
                 case "digamma": return $"({ct})SpecialFunctions.Digamma({a[0]})";
                 case "is_finite": return $"{Compute(at)}.IsFinite({a[0]})";

@@ -138,7 +138,9 @@ public static class Elementwise
     public static readonly Primitive Logistic = Unary("logistic", Kinds.Float, Float((x, y) => TP.Sigmoid(x, y), (x, y) => TP.Sigmoid(x, y)));
     public static readonly Primitive Erf = Unary("erf", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Erf));
     public static readonly Primitive Erfc = Unary("erfc", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Erfc));
-    public static readonly Primitive ErfInv = Unary("erf_inv", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.ErfInv));
+    // float32 is Giles' approximation alone, as XLA's ErfInv32 (vectorized); float64 adds Newton steps.
+    public static readonly Primitive ErfInv = Unary("erf_inv", Kinds.Float,
+        new UnaryImpl { F32 = SpecialFunctions.ErfInvSingle, F64 = UnaryImpl.FromScalar(SpecialFunctions.ErfInv).F64 });
     public static readonly Primitive Lgamma = Unary("lgamma", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.LGamma));
     public static readonly Primitive Digamma = Unary("digamma", Kinds.Float, UnaryImpl.FromScalar(SpecialFunctions.Digamma));
     public static readonly Primitive Square = Unary("square", Kinds.Numeric, new()

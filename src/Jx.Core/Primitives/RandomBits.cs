@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 namespace Jx;
 
 /// <summary>The counter-based hash under <see cref="Random"/>: <c>threefry2x32</c>, JAX's Threefry-2x32 block cipher
@@ -44,7 +45,15 @@ public static class RandomBits
         var y2 = new uint[n];
         KernelUtil.For(n, (s, e) =>
         {
-            for (int i = s; i < e; i++)
+            int i = s;
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= e; i += 16)
+                {
+                    var (a, b) = Hash(k1.Load(i), k2.Load(i), c1.Load(i), c2.Load(i));
+                    a.CopyTo(y1, i);
+                    b.CopyTo(y2, i);
+                }
+            for (; i < e; i++)
             {
                 var (a, b) = Hash(k1[i], k2[i], c1[i], c2[i]);
                 y1[i] = a;
@@ -66,6 +75,30 @@ public static class RandomBits
             else { _data = b.Array<uint>(); _value = 0; }
         }
         public uint this[int i] => _data is null ? _value : _data[i];
+        /// <summary>Sixteen words from index i (the splat value in every lane for a splat).</summary>
+        public Vector512<uint> Load(int i) => _data is null ? Vector512.Create(_value) : Vector512.Create(_data.AsSpan(i, 16));
+    }
+
+    /// <summary><see cref="Hash(uint, uint, uint, uint)"/> of sixteen (key, counter) pairs at once, lane by lane.</summary>
+    public static (Vector512<uint> Y1, Vector512<uint> Y2) Hash(Vector512<uint> key1, Vector512<uint> key2, Vector512<uint> x1, Vector512<uint> x2)
+    {
+        var ks2 = key1 ^ key2 ^ Vector512.Create(0x1BD11BDAu);
+        x1 += key1;
+        x2 += key2;
+        for (int group = 1; group <= 5; group++)
+        {
+            var rot = group % 2 == 1 ? Rotations0 : Rotations1;
+            for (int r = 0; r < 4; r++)
+            {
+                x1 += x2;
+                x2 = Vector512.ShiftLeft(x2, rot[r]) | Vector512.ShiftRightLogical(x2, 32 - rot[r]);
+                x2 ^= x1;
+            }
+            var (ka, kb) = (group % 3) switch { 0 => (key1, key2), 1 => (key2, ks2), _ => (ks2, key1) };
+            x1 += ka;
+            x2 += kb + Vector512.Create((uint)group);
+        }
+        return (x1, x2);
     }
 
     /// <summary>Threefry-2x32 with 20 rounds of one (key, counter) pair.</summary>

@@ -277,11 +277,35 @@ public static class ShapeOps
             int dim = p.Int("dimension");
             int inner = 1; for (int i = dim + 1; i < shape.Rank; i++) inner *= shape[i];
             int n = shape[dim];
-            var vals = new double[shape.Size];
-            for (int i = 0; i < vals.Length; i++) vals[i] = (i / inner) % n;
+            Array? direct = o[0].DType switch
+            {
+                DType.Float32 => IotaValues<float>(shape.Size, n, inner),
+                DType.Float64 => IotaValues<double>(shape.Size, n, inner),
+                DType.Int32 => IotaValues<int>(shape.Size, n, inner),
+                DType.Int64 => IotaValues<long>(shape.Size, n, inner),
+                DType.UInt32 => IotaValues<uint>(shape.Size, n, inner),
+                _ => null,
+            };
+            if (direct is not null) return [KernelUtil.Wrap(direct, o[0])];
+            var vals = IotaValues<double>(shape.Size, n, inner);
             var t = Tensor.Own(vals, DType.Float64, shape);
             return [Conversions.Convert(t, o[0])];
         });
+
+    /// <summary>The flat values of an iota of <paramref name="size"/> elements whose counted dim has length n and is
+    /// followed by <paramref name="inner"/> elements: runs of equal values, written directly in the result's type.</summary>
+    private static T[] IotaValues<T>(int size, int n, int inner) where T : unmanaged, System.Numerics.INumberBase<T>
+    {
+        var a = GC.AllocateUninitializedArray<T>(size);
+        for (int start = 0; start < size; start += n * inner)
+            for (int j = 0; j < n; j++)
+            {
+                var v = T.CreateTruncating(j);
+                if (inner == 1) a[start + j] = v;
+                else a.AsSpan(start + j * inner, inner).Fill(v);
+            }
+        return a;
+    }
 
     /// <summary>dynamic_slice(operand, *start_indices)[slice_sizes]: starts are clamped so the slice fits, as XLA does.</summary>
     public static readonly Primitive DynamicSlice = new("dynamic_slice", "shape",
