@@ -327,7 +327,7 @@ internal static class CodeGen
         int inner = shape[r - 1];
         bool vec = Vectorizable(k, out var vt) && views.All(v => strides[v][r - 1] is 0 or 1);
         var sb = new StringBuilder();
-        sb.Append($"    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
+        sb.Append($"    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]\n    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
         sb.Append(Pointers(slots, views, k));
         sb.Append("        long rem = s;\n");
         for (int d = r - 1; d >= 0; d--) sb.Append($"        int i{d} = (int)(rem % {shape[d]}); rem /= {shape[d]};\n");
@@ -442,7 +442,7 @@ internal static class CodeGen
         bool outerReduce = !innerReduce && vectorOk && Enumerable.Range(0, views.Count).All(i => KS(i)[nk - 1] is 0 or 1) && keptShape[nk - 1] >= 16;
 
         var sb = new StringBuilder();
-        sb.Append($"    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
+        sb.Append($"    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]\n    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
         sb.Append(Pointers(slots, views, k));
         sb.Append("        long rem = s;\n");
         for (int d = nk - 1; d >= 0; d--) sb.Append($"        int i{d} = (int)(rem % {keptShape[d]}); rem /= {keptShape[d]};\n");

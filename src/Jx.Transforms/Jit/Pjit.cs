@@ -3,9 +3,14 @@ namespace Jx;
 /// <summary>Settings of Jit.</summary>
 public static class JitOptions
 {
-    /// <summary>Tiered compilation (JX_JIT_TIERED=1): a new program's first calls run through the interpreter while it
-    /// compiles in the background. Off by default, so every call runs the compiled code.</summary>
-    public static bool Tiered { get; set; } = Environment.GetEnvironmentVariable("JX_JIT_TIERED") == "1";
+    /// <summary>Tiered compilation, on by default (JX_JIT_TIERED=0 turns it off): while a new program compiles in the
+    /// background, its calls run the traced jaxpr through the eager interpreter, so the first result does not wait for
+    /// the C# compiler's cold start (≈ 3 s in a fresh process). Once the native code is ready every call runs it.
+    /// Results of those first calls are the eager kernels' (they can differ from the fused kernels' in the last bits
+    /// of transcendental functions). Off: every call runs compiled code, the first one waiting for the compiler.
+    /// The test suites turn it off so that they exercise the compiled code.</summary>
+    /// <example><code>JitOptions.Tiered = false; // the first call compiles before it runs</code></example>
+    public static bool Tiered { get; set; } = Environment.GetEnvironmentVariable("JX_JIT_TIERED") != "0";
 }
 
 /// <summary>The staged call of a jitted function (JAX's pjit): one equation holding the function's jaxpr. Its eager
@@ -39,17 +44,33 @@ public static class Pjit
         public Tensor[] Run(Tensor[] args)
         {
             if (_exe is not null) return _exe.Run(args);
+            // A jitted call nested in a program that is being interpreted runs interpreted too: the enclosing
+            // program's compile inlines it, so compiling it separately would only compete for the CPUs.
+            if (_interpreting) return Interpret(args);
             if (JitOptions.Tiered)
             {
                 Task<IExecutable> bg;
                 lock (_lock) bg = _background ??= Task.Run(() => JitBackends.Current.Compile(Jaxpr, Name));
-                if (!bg.IsCompleted)
-                    using (TraceStack.EagerOnly()) return Jaxpr.Call(args);
+                if (!bg.IsCompleted) return Interpret(args);
                 _exe = bg.GetAwaiter().GetResult();
                 return _exe.Run(args);
             }
             return Executable.Run(args);
         }
+
+        [ThreadStatic] private static bool _interpreting;
+
+        private Tensor[] Interpret(Tensor[] args)
+        {
+            bool was = _interpreting;
+            _interpreting = true;
+            try
+            {
+                using (TraceStack.EagerOnly()) return Jaxpr.Call(args);
+            }
+            finally { _interpreting = was; }
+        }
+
 
         public override bool Equals(object? obj) => obj is Compiled c && c.Jaxpr.Equals(Jaxpr);
         public override int GetHashCode() => Jaxpr.GetHashCode();
