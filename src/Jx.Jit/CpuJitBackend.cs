@@ -47,7 +47,7 @@ public sealed class CpuJitBackend : IJitBackend
         // Loop bodies are programs of their own, compiled now and run by the loop step without primitive dispatch.
         foreach (var loop in plan.Steps.OfType<LoopStep>())
             loop.CompileBodies((j, suffix) => (CpuExecutable)Compile(j, name + "_" + suffix));
-        var exe = new CpuExecutable(plan, optimized, source);
+        var exe = new CpuExecutable(plan, BufferPlan.For(plan), optimized, source);
         if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
         {
             Directory.CreateDirectory(dir);
@@ -61,13 +61,14 @@ public sealed class CpuJitBackend : IJitBackend
     }
 }
 
-/// <summary>A compiled program: runs each step on a slot environment. Kernel outputs are allocated per call (they may
-/// be returned); library steps run the primitives' native kernels.</summary>
-internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string source) : IExecutable
+/// <summary>A compiled program: runs each step on a slot environment. Kernel outputs that the program returns are
+/// allocated per call; intermediates live in buffers planned by liveness (<see cref="BufferPlan"/>); library steps run
+/// the primitives' native kernels.</summary>
+internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, ClosedJaxpr optimized, string source) : IExecutable
 {
     public int KernelCount => plan.KernelCount;
 
-    public LoweredText Describe() => new(optimized.ToString(), plan.Describe(), source, plan.KernelCount);
+    public LoweredText Describe() => new(optimized.ToString(), plan.Describe() + "\n" + buffers.Describe(s => $"%{s}"), source, plan.KernelCount);
 
     /// <summary>Number of value slots of the program (the size of a <see cref="LoopArena"/> for it).</summary>
     public int SlotCount => plan.SlotAvals.Length;
@@ -83,6 +84,8 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         foreach (var (slot, value) in plan.ConstSlots) env[slot] = value;
         bool wasCompiled = ControlFlow.InCompiledProgram;
         ControlFlow.InCompiledProgram = true;
+        // A loop body's kernels write into its arena; a whole program's intermediates into this call's planned buffers.
+        var set = arena is null ? buffers.Rent() : null;
         try
         {
         using (TraceStack.EagerOnly())
@@ -109,13 +112,17 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
                         break;
                     }
                     case KernelStep k:
-                        RunKernel(k, env, arena);
+                        RunKernel(k, env, arena, set);
                         break;
                 }
             }
         }
         }
-        finally { ControlFlow.InCompiledProgram = wasCompiled; }
+        finally
+        {
+            ControlFlow.InCompiledProgram = wasCompiled;
+            buffers.Return(set);
+        }
         var result = new Tensor[plan.Outputs.Length];
         for (int i = 0; i < result.Length; i++) result[i] = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
         return result;
@@ -147,13 +154,14 @@ internal sealed class CpuExecutable(Plan plan, ClosedJaxpr optimized, string sou
         return Np.Full(a.Shape, v, a.DType);
     }
 
-    private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena)
+    private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena, Array?[]? set)
     {
         var kernel = k.Kernel;
         foreach (var (value, slot) in kernel.Outputs)
         {
             var aval = plan.SlotAvals[slot];
-            env[slot] = KernelUtil.Wrap(arena is null ? KernelUtil.NewUninitialized(aval.DType, aval.Size) : arena.Get(slot, aval), aval);
+            var array = arena?.Get(slot, aval) ?? buffers.For(set, slot) ?? KernelUtil.NewUninitialized(aval.DType, aval.Size);
+            env[slot] = KernelUtil.Wrap(array, aval);
         }
         if (k.Total == 0 || k.Work == 0)
         {
