@@ -48,7 +48,9 @@ public static class Jax
         var c = x.Concrete("DevicePut");
         if (!Device.Cpus.Contains(device)) throw new DeviceError($"unknown device {device}; available: {string.Join(", ", Device.Cpus)}");
         if (c.Buffer!.Device.Equals(device)) return c;
-        return new Tensor(new Buffer(c.Buffer.RawArray(), c.DType, device), c.Shape, c.WeakType);
+        // A copy, as a transfer between devices makes one: the two tensors never share an array, so donating one of
+        // them to a jitted function (which may write its outputs into the donated array) cannot change the other.
+        return new Tensor(new Buffer((Array)c.Buffer.RawArray().Clone(), c.DType, device), c.Shape, c.WeakType);
     }
 
     /// <summary>Applies <see cref="DevicePut(Tensor, Device)"/> to every leaf of a pytree.</summary>

@@ -47,7 +47,7 @@ public sealed class CpuJitBackend : IJitBackend
         // Loop bodies are programs of their own, compiled now and run by the loop step without primitive dispatch.
         foreach (var loop in plan.Steps.OfType<LoopStep>())
             loop.CompileBodies((j, suffix) => (CpuExecutable)Compile(j, name + "_" + suffix));
-        var exe = new CpuExecutable(plan, BufferPlan.For(plan), optimized, source);
+        var exe = new CpuExecutable(plan, BufferPlan.For(plan), DonationPlan.For(plan), optimized, source);
         if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
         {
             Directory.CreateDirectory(dir);
@@ -64,20 +64,25 @@ public sealed class CpuJitBackend : IJitBackend
 /// <summary>A compiled program: runs each step on a slot environment. Kernel outputs that the program returns are
 /// allocated per call; intermediates live in buffers planned by liveness (<see cref="BufferPlan"/>); library steps run
 /// the primitives' native kernels.</summary>
-internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, ClosedJaxpr optimized, string source) : IExecutable
+internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan donation, ClosedJaxpr optimized, string source) : IExecutable
 {
     public int KernelCount => plan.KernelCount;
 
-    public LoweredText Describe() => new(optimized.ToString(), plan.Describe() + "\n" + buffers.Describe(s => $"%{s}"), source, plan.KernelCount);
+    public LoweredText Describe() => new(optimized.ToString(), plan.Describe() + "\n" + buffers.Describe(s => $"%{s}") + "\n" + donation.Describe(s => $"%{s}"), source, plan.KernelCount);
 
     /// <summary>Number of value slots of the program (the size of a <see cref="LoopArena"/> for it).</summary>
     public int SlotCount => plan.SlotAvals.Length;
 
     public Tensor[] Run(Tensor[] args) => Execute(args, null);
 
+    /// <summary>Runs the program, writing outputs into the arrays of donated arguments where the
+    /// <see cref="DonationPlan"/> allows.</summary>
+    public Tensor[] Run(Tensor[] args, bool[]? donated) => Execute(args, null, donation.Assign(args, donated));
+
     /// <summary>Runs the program; with an <paramref name="arena"/> (a loop body), kernel outputs are written into the
-    /// arena's reused buffers instead of fresh arrays.</summary>
-    internal Tensor[] Execute(Tensor[] args, LoopArena? arena)
+    /// arena's reused buffers instead of fresh arrays; outputs in <paramref name="into"/> are written into donated
+    /// arrays.</summary>
+    internal Tensor[] Execute(Tensor[] args, LoopArena? arena, Dictionary<int, Array>? into = null)
     {
         var env = new Tensor?[plan.SlotAvals.Length];
         for (int i = 0; i < args.Length; i++) env[plan.InputSlots[i]] = args[i];
@@ -112,7 +117,7 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, ClosedJaxpr o
                         break;
                     }
                     case KernelStep k:
-                        RunKernel(k, env, arena, set);
+                        RunKernel(k, env, arena, set, into);
                         break;
                 }
             }
@@ -154,13 +159,14 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, ClosedJaxpr o
         return Np.Full(a.Shape, v, a.DType);
     }
 
-    private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena, Array?[]? set)
+    private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena, Array?[]? set, Dictionary<int, Array>? into)
     {
         var kernel = k.Kernel;
         foreach (var (value, slot) in kernel.Outputs)
         {
             var aval = plan.SlotAvals[slot];
-            var array = arena?.Get(slot, aval) ?? buffers.For(set, slot) ?? KernelUtil.NewUninitialized(aval.DType, aval.Size);
+            var array = arena?.Get(slot, aval) ?? (into is not null && into.TryGetValue(slot, out var donated) ? donated : null)
+                        ?? buffers.For(set, slot) ?? KernelUtil.NewUninitialized(aval.DType, aval.Size);
             env[slot] = KernelUtil.Wrap(array, aval);
         }
         if (k.Total == 0 || k.Work == 0)

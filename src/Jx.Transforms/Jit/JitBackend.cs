@@ -6,6 +6,9 @@ namespace Jx;
 public interface IExecutable
 {
     Tensor[] Run(Tensor[] args);
+    /// <summary>Runs the program; <paramref name="donated"/> marks the arguments whose arrays the caller gives up
+    /// (donateArgnums), which the program may reuse for its outputs. By default donation is ignored.</summary>
+    Tensor[] Run(Tensor[] args, bool[]? donated) => Run(args);
     /// <summary>Number of kernels (fused loops and library calls) the program runs.</summary>
     int KernelCount { get; }
     /// <summary>The optimized jaxpr, the fusion groups and the generated code, as text.</summary>

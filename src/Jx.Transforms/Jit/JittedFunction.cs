@@ -43,6 +43,8 @@ public sealed class JittedFunction
     {
         /// <summary>The pjit params, built once per entry (not per call).</summary>
         public Params PjitParams { get; } = Pjit.ParamsFor(Compiled);
+        /// <summary>Which argument leaves are donated (computed on the first donating call).</summary>
+        public bool[]? DonatedLeaves { get; set; }
     }
 
     private sealed class Signature : IEquatable<Signature>
@@ -77,9 +79,27 @@ public sealed class JittedFunction
     public object? Invoke(object?[] args)
     {
         var (entry, leaves) = Prepare(args);
-        var outs = Pjit.Primitive.Bind(leaves, entry.PjitParams);
-        if (_donate.Length > 0 && TraceStack.IsEager) Donate(args);
+        bool donating = _donate.Length > 0 && TraceStack.IsEager;
+        var outs = donating ? Pjit.BindDonating(leaves, entry.PjitParams, entry.DonatedLeaves ??= DonatedLeaves(args, leaves.Length))
+                            : Pjit.Primitive.Bind(leaves, entry.PjitParams);
+        if (donating) Donate(args);
         return entry.OutDef.NodeKind == TreeDef.Kind.Leaf ? outs[0] : Tree.Unflatten(entry.OutDef, outs);
+    }
+
+    /// <summary>Per flattened argument leaf: whether it belongs to a donated argument (the same for every call of one
+    /// signature).</summary>
+    private bool[] DonatedLeaves(object?[] args, int leafCount)
+    {
+        var mask = new bool[leafCount];
+        int at = 0;
+        for (int i = 0; i < _arity; i++)
+        {
+            if (_static.Contains(i)) continue;
+            int n = Tree.Leaves(args[i]).Count();
+            if (_donate.Contains(i)) for (int k = 0; k < n; k++) mask[at + k] = true;
+            at += n;
+        }
+        return mask;
     }
 
     private void Donate(object?[] args)

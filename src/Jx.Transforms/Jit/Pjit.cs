@@ -41,9 +41,9 @@ public static class Pjit
 
         /// <summary>Runs the program. With tiered compilation the first calls interpret the jaxpr while the native
         /// compile runs in the background, so the time to the first result does not include the compiler's cold start.</summary>
-        public Tensor[] Run(Tensor[] args)
+        public Tensor[] Run(Tensor[] args, bool[]? donated = null)
         {
-            if (_exe is not null) return _exe.Run(args);
+            if (_exe is not null) return _exe.Run(args, donated);
             // A jitted call nested in a program that is being interpreted runs interpreted too: the enclosing
             // program's compile inlines it, so compiling it separately would only compete for the CPUs.
             if (_interpreting) return Interpret(args);
@@ -53,9 +53,9 @@ public static class Pjit
                 lock (_lock) bg = _background ??= Task.Run(() => JitBackends.Current.Compile(Jaxpr, Name));
                 if (!bg.IsCompleted) return Interpret(args);
                 _exe = bg.GetAwaiter().GetResult();
-                return _exe.Run(args);
+                return _exe.Run(args, donated);
             }
-            return Executable.Run(args);
+            return Executable.Run(args, donated);
         }
 
         [ThreadStatic] private static bool _interpreting;
@@ -79,6 +79,17 @@ public static class Pjit
 
     internal static ClosedJaxpr JaxprOf(Params p) => p.Get<ClosedJaxpr>("jaxpr");
 
+    [ThreadStatic] private static bool[]? _donation;
+
+    /// <summary>Binds an eager call of a jitted function whose arguments marked in <paramref name="donated"/> give up
+    /// their arrays: the program may write its outputs into them.</summary>
+    internal static Tensor[] BindDonating(Tensor[] args, Params p, bool[] donated)
+    {
+        _donation = donated;
+        try { return Primitive.Bind(args, p); }
+        finally { _donation = null; }
+    }
+
     public static readonly Primitive Primitive = new("pjit", "jit",
         (ins, p) =>
         {
@@ -93,7 +104,10 @@ public static class Pjit
         (xs, p, o) =>
         {
             var c = (Compiled)p.Get<OpaqueParam>("compiled").Value;
-            return c.Run(xs);
+            // Donation applies to the call a JittedFunction makes from eager code, never to a nested one.
+            var donated = _donation;
+            _donation = null;
+            return c.Run(xs, donated);
         },
         multipleResults: true);
 
