@@ -113,9 +113,13 @@ internal static class JitSuite
         var w4d = Median(() => { var (n, l) = stepDonating(curD, xb, yb); curD = n; l.Item<float>(); }, quick ? 9 : 25);
         rows.Add(("W4-don", "W4 train step, Jit with the state donated (updated in place)", w4d, "PyTorch eager step", torch.Median("W4"), "ms"));
         var eagerVag = ValueAndGrad<(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor, Tensor>(Loss);
-        var w4fwd = Median(() => Loss(p0, xb, yb).Item<float>(), quick ? 5 : 11);
-        var w4vag = Median(() => eagerVag(p0, xb, yb).Item1.Item<float>(), quick ? 5 : 11);
+        var (fwdStats, vagStats) = Stats.Paired(() => Loss(p0, xb, yb).Item<float>(), () => eagerVag(p0, xb, yb).Item1.Item<float>(), quick ? 15 : 41);
+        var (w4fwd, w4vag) = (fwdStats.MedianMs, vagStats.MedianMs);
         rows.Add(("W4-AD", "eager ValueAndGrad of W4's loss", w4vag, "eager forward of the same loss", w4fwd, "ms"));
+        // Issue 3's second reference: PyTorch's eager forward+backward of the same loss (no optimizer step), measured
+        // right after, in the same run (benchmarks/peers/torch_fwd_bwd.py).
+        var torchAd = TorchPeer.Run(Path.Combine(Program.RepoRoot() ?? ".", "benchmarks", "peers", "torch_fwd_bwd.py"), Program.RepoRoot(), threads, quick: true);
+        rows.Add(("W4-AD-pt", "eager ValueAndGrad of W4's loss", w4vag, torchAd.Error is null ? "PyTorch eager forward+backward" : $"PyTorch ({torchAd.Error})", torchAd.Median("W4-fwd-bwd"), "ms"));
 
         var perEx = Vmap(Grad<(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor), Tensor, Tensor>((pp, xi, yi) => Loss(pp, xi[TensorIndex.NewAxis], yi[TensorIndex.NewAxis])), inAxes: [null, 0, 0]);
         var g5 = perEx(p0, xb, yb);

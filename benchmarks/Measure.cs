@@ -39,6 +39,32 @@ internal sealed record Stats(double MedianMs, double MinMs, double MaxMs, int Re
         return new Stats(times[reps / 2], times[0], times[^1], reps);
     }
 
+    /// <summary>Two workloads timed alternately (a, b, a, b, ...) after warming both up, so that the machine's slow
+    /// drifts in speed land on both alike; their ratio is the one to compare.</summary>
+    public static (Stats A, Stats B) Paired(Action a, Action b, int reps)
+    {
+        long w0 = Stopwatch.GetTimestamp();
+        double Elapsed() => Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
+        for (int i = 0; i < 1 || Elapsed() < MinWarmupMs || (i < TierUpCalls && Elapsed() < MaxWarmupMs); i++) { a(); b(); }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var ta = new double[reps];
+        var tb = new double[reps];
+        for (int i = 0; i < reps; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            a();
+            ta[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            t0 = Stopwatch.GetTimestamp();
+            b();
+            tb[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(ta);
+        Array.Sort(tb);
+        return (new Stats(ta[reps / 2], ta[0], ta[^1], reps), new Stats(tb[reps / 2], tb[0], tb[^1], reps));
+    }
+
     /// <summary>The same numbers divided by <paramref name="k"/> (e.g. per op of a batch of ops).</summary>
     public Stats Per(double k) => new(MedianMs / k, MinMs / k, MaxMs / k, Reps);
 }
