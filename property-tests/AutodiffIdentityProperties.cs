@@ -25,6 +25,31 @@ public class AutodiffIdentityProperties
         }).Check(PropConfig.Cases(40));
     }
 
+    /// <summary>Pytree Jacobians agree with the tensor ones block by block: for G(A, B) = (F(A + B), Σ B · S(A)), the blocks
+    /// d G₀/dA and d G₀/dB both equal Jacfwd(F) at A + B, forward and reverse mode give the same blocks, and
+    /// d G₁/dA = Σ B · ∇S(A).</summary>
+    [Fact]
+    public void PytreeJacobianBlocksEqualTensorJacobians()
+    {
+        Prop.ForAll(PipelineCase.Arbitrary(AllStages, linear: false, maxStages: 3), c =>
+        {
+            var a = c.X;
+            var b = c.Random(a.Shape, 3);
+            Func<(Tensor A, Tensor B), (Tensor F, Tensor S)> g = p => (c.F(p.A + p.B), Np.Sum(p.B) * c.Scalar(p.A));
+            var fwd = JacfwdTree(g)((a, b));
+            var rev = JacrevTree(g)((a, b));
+            var jf = Jacfwd(c.F)(a + b);
+            Close(fwd[0].A, jf, 1e-10, "dG0/dA", "Jacfwd(F)(A+B)");
+            Close(fwd[0].B, jf, 1e-10, "dG0/dB", "Jacfwd(F)(A+B)");
+            Close(fwd[1].A, Np.Sum(b) * Grad(c.Scalar)(a), 1e-10, "dG1/dA", "ΣB·∇S(A)");
+            for (int i = 0; i < 2; i++)
+            {
+                Close(fwd[i].A, rev[i].A, 1e-10, $"JacfwdTree[{i}].A", $"JacrevTree[{i}].A");
+                Close(fwd[i].B, rev[i].B, 1e-10, $"JacfwdTree[{i}].B", $"JacrevTree[{i}].B");
+            }
+        }).Check(PropConfig.Cases(25));
+    }
+
     /// <summary>The Hessian (forward over reverse) is symmetric and equals reverse over forward.</summary>
     [Fact]
     public void HessianIsSymmetricAndEqualsReverseOverForward()

@@ -221,43 +221,6 @@ public static partial class Transforms
         return (a, b) => { var r = ValueAndGradCore(x => f((T1)x[0]!, (T2)x[1]!), [a, b], [0], true, "ValueAndGrad"); return ((r.Value, (TAux)r.Aux!), (T1)r.Grads[0]!); };
     }
 
-    // ---------------- Jacobians ----------------
-
-    /// <summary>The Jacobian by forward mode (jax.jacfwd): shape out.shape + in.shape. One JVP per input basis vector, all
-    /// at once: the JVP is vectorized with <see cref="Vmap(Func{Tensor, Tensor}, int?, int?, string?, int?)"/> over the
-    /// standard basis of the input, so f's primal computation runs once and every primitive runs once on the whole basis.</summary>
-    /// <example><code>var j = Jacfwd((Tensor x) => Np.Sin(x) * x.Sum())(x);   // j[i, k] = d out_i / d x_k</code></example>
-    public static Func<Tensor, Tensor> Jacfwd(Func<Tensor, Tensor> f) => x =>
-    {
-        if (!x.DType.IsFloating()) throw new DTypeError($"Jacfwd requires a floating-point input, got {x.DType.Name()}");
-        int n = x.Size;
-        if (n == 0) return Np.Zeros(new Shape([.. f(x).Shape, .. x.Shape]), x.DType);
-        Shape? outShape = null;
-        // column k of the Jacobian is the tangent along e_k; the batch of columns goes last: out.shape + (n,)
-        var cols = Vmap((Tensor e) => { var (o, t) = Jvp(f, x, e); outShape = o.Shape; return t; }, outAxes: -1)(StandardBasis(x));
-        return Lax.Reshape(cols, new Shape([.. outShape!, .. x.Shape]));
-    };
-
-    /// <summary>The Jacobian by reverse mode (jax.jacrev): shape out.shape + in.shape. f is linearized once and its pullback
-    /// is vectorized with <see cref="Vmap(Func{Tensor, Tensor}, int?, int?, string?, int?)"/> over the standard basis of
-    /// the output, so the backward pass runs once for all output cotangents.</summary>
-    /// <example><code>var j = Jacrev((Tensor x) => Np.Sin(x) * x.Sum())(x);   // j[i, k] = d out_i / d x_k</code></example>
-    public static Func<Tensor, Tensor> Jacrev(Func<Tensor, Tensor> f) => x =>
-    {
-        if (!x.DType.IsFloating()) throw new DTypeError($"Jacrev requires a floating-point input, got {x.DType.Name()}");
-        var (o, pull) = Vjp(f, x);
-        if (o.Size == 0 || x.Size == 0) return Np.Zeros(new Shape([.. o.Shape, .. x.Shape]), x.DType);
-        // row i of the Jacobian is the pullback of e_i: (m, *in.shape), m = out.size, row-major as out.shape + in.shape
-        var rows = Vmap(pull)(StandardBasis(o));
-        return Lax.Reshape(rows, new Shape([.. o.Shape, .. x.Shape]));
-    };
-
-    /// <summary>The standard basis of x's space: (x.size, *x.shape), row k the one-hot e_k in x's dtype (JAX's _std_basis).</summary>
-    private static Tensor StandardBasis(Tensor x) => Lax.Reshape(Np.Eye(x.Size, dtype: x.DType), new Shape([x.Size, .. x.Shape]));
-
-    /// <summary>The Hessian, forward-over-reverse: Jacfwd(Jacrev(f)); shape in.shape + in.shape for scalar f.</summary>
-    public static Func<Tensor, Tensor> Hessian(Func<Tensor, Tensor> f) => Jacfwd(Jacrev(f));
-
     // ---------------- custom rules, checkpoint, stop_gradient ----------------
 
     /// <summary>f with a custom JVP rule jvp(x, t) → (f(x), tangent), as jax.custom_jvp. Under every other transform
