@@ -3,9 +3,15 @@ using static Jx.Transforms;
 namespace Jx.Tests;
 
 /// <summary>A scan body's products that depend only on the xs (and constants) run once before the loop, batched over the
-/// steps; results are unchanged, forward and reverse, under Grad, and products of the carry stay in the loop.</summary>
-public class ScanHoistingTests
+/// steps, and accumulators become one product after the loop; results are unchanged, forward and reverse, under Grad,
+/// and products of the carry stay in the loop. (The option is off by default; these tests turn it on.)</summary>
+[Collection("JitCache")] // toggles a global option: not in parallel with other Jit tests
+public class ScanHoistingTests : IDisposable
 {
+    private readonly bool _previous = JitOptions.HoistScanLoops;
+    public ScanHoistingTests() => JitOptions.HoistScanLoops = true;
+    public void Dispose() => JitOptions.HoistScanLoops = _previous;
+
     private static readonly Tensor Wx = Random.Normal(Random.Key(1), [5, 3]) * 0.4f;
     private static readonly Tensor Wh = Random.Normal(Random.Key(2), [3, 3]) * 0.4f;
     private static readonly Tensor Xs = Random.Normal(Random.Key(3), [7, 2, 5]);
@@ -42,6 +48,32 @@ public class ScanHoistingTests
         var gj = Jit(Grad<Tensor, Tensor>(loss))(H0, Xs);
         var ge = Grad<Tensor, Tensor>(loss)(H0, Xs);
         Assert.True(Np.AllClose(gj, ge, 1e-5, 1e-5));
+    }
+
+    [Fact]
+    public void WeightGradientAccumulatorsBecomeOneProductAfterTheLoop()
+    {
+        Func<(Tensor Wx, Tensor Wh, Tensor B), Tensor, Tensor> loss = (p, xs) =>
+        {
+            var (_, ys) = Lax.Scan((Tensor h, Tensor x) =>
+            {
+                var n = Np.Tanh(x.Matmul(p.Wx) + h.Matmul(p.Wh) + p.B);
+                return (n, n.Mean());
+            }, H0, xs);
+            return ys.Sum();
+        };
+        var b = Np.Full([3], 0.1f);
+        var vg = Jit(ValueAndGrad<(Tensor Wx, Tensor Wh, Tensor B), Tensor>(loss));
+        var lowered = vg.Lower((Wx, Wh, b), Xs).FusionGroups;
+        var lastLoop = lowered.LastIndexOf("loop scan", StringComparison.Ordinal);
+        // Σ_t x_tᵀ·δ_t and Σ_t h_{t-1}ᵀ·δ_t: products contracting the step and batch axes, after the backward loop.
+        Assert.True(lowered.IndexOf("(((0, 1), (0, 1))", lastLoop, StringComparison.Ordinal) > lastLoop, lowered);
+        var (lj, gj) = vg((Wx, Wh, b), Xs);
+        var (le, ge) = ValueAndGrad<(Tensor Wx, Tensor Wh, Tensor B), Tensor>(loss)((Wx, Wh, b), Xs);
+        Assert.True(Np.AllClose(lj, le, 1e-5, 1e-5));
+        Assert.True(Np.AllClose(gj.Wx, ge.Wx, 1e-4, 1e-5));
+        Assert.True(Np.AllClose(gj.Wh, ge.Wh, 1e-4, 1e-5));
+        Assert.True(Np.AllClose(gj.B, ge.B, 1e-4, 1e-5));
     }
 
     [Fact]

@@ -2,8 +2,8 @@ namespace Jx;
 
 /// <summary>Optimization passes over a closed jaxpr: inlining of nested jit calls, algebraic simplification
 /// (x·1, x+0, convert to the same type, double transposes, reshape and broadcast chains), constant folding,
-/// common-subexpression elimination, dead-code elimination, and hoisting of a scan body's xs-only products out of the
-/// loop (<see cref="ScanHoisting"/>). Each pass returns a new jaxpr.</summary>
+/// common-subexpression elimination, dead-code elimination, and (when <see cref="JitOptions.HoistScanLoops"/> is on)
+/// moving scan accumulators and xs-only products out of loops. Each pass returns a new jaxpr.</summary>
 public static class Passes
 {
     /// <summary>Runs every pass to a fixed point (bounded).</summary>
@@ -16,8 +16,8 @@ public static class Passes
             j = Dce(Cse(FoldConstants(Simplify(j))));
             if (j.Jaxpr.Eqns.Count == before) break;
         }
-        // Products that depend only on a scan's xs run once, batched over all steps, before the loop.
-        var hoisted = ScanHoisting.Run(j);
+        // Scan accumulators and xs-only products move out of the loop when enabled (off by default on the CPU).
+        var hoisted = JitOptions.HoistScanLoops ? ScanHoisting.Run(j) : j;
         if (!ReferenceEquals(hoisted, j)) j = Dce(Cse(FoldConstants(Simplify(hoisted))));
         return j;
     }

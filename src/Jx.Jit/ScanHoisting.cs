@@ -1,19 +1,24 @@
 namespace Jx;
 
-/// <summary>Hoists the part of a scan body that depends only on the scanned inputs (xs) and the constants out of the
+/// <summary>Moves work out of scan loops. Accumulators (<see cref="TryHoistAccumulator"/>) become one product or sum
+/// after the loop. And the part of a scan body that depends only on the scanned inputs (xs) and the constants leaves the
 /// loop: it runs once, vectorized over all steps, before the loop, and the body reads its per-step results as new xs.
 /// In a recurrent cell <c>h' = tanh(x_t·Wx + h·Wh + b)</c> the input projection x_t·Wx becomes one
 /// [length·batch, in]·[in, hidden] product instead of one small product per step (the loop keeps h·Wh, which depends
 /// on the carry). The hoisted equations are batched with Vmap's rules, so any pure primitive can move; the pass only
-/// fires when what moves contains a product (dot_general or a convolution), where batching pays for the stacked
-/// intermediate it stores.</summary>
+/// fires when what moves contains a product (dot_general or a convolution).
+///
+/// Off by default (<see cref="JitOptions.HoistScanLoops"/>): on the 2-core development machine, whose memory bandwidth is
+/// low, the stacked intermediates cost more memory traffic than the per-step calls they save — the RNN benchmark's
+/// forward+backward took 77–92 ms hoisted against 58–72 ms not (docs/performance.md). It is meant for backends where a
+/// per-step call is expensive (a GPU kernel launch).</summary>
 internal static class ScanHoisting
 {
     private static readonly HashSet<string> WorthHoisting = ["dot_general", "conv_general_dilated"];
     private static readonly HashSet<string> NeverHoisted = ["scan", "while", "cond", "pjit", "checkpoint", "custom_jvp_call", "custom_vjp_call"];
 
-    /// <summary>Rewrites every top-level scan of the program whose body has a hoistable product (nested scans are
-    /// handled when their enclosing body is compiled).</summary>
+    /// <summary>Rewrites every top-level scan of the program (nested scans are handled when their enclosing body is
+    /// compiled): accumulators first, then the xs-only products.</summary>
     public static ClosedJaxpr Run(ClosedJaxpr program)
     {
         if (!program.Jaxpr.Eqns.Any(e => e.Primitive == ControlFlow.Scan)) return program;
@@ -23,22 +28,109 @@ internal static class ScanHoisting
         bool changed = false;
         foreach (var e in program.Jaxpr.Eqns)
         {
-            if (e.Primitive == ControlFlow.Scan && TryHoist(e, eqns, constVars, consts)) changed = true;
-            else eqns.Add(e);
+            if (e.Primitive != ControlFlow.Scan) { eqns.Add(e); continue; }
+            var scan = e;
+            var after = new List<Eqn>();
+            while (TryHoistAccumulator(scan, after) is { } next) { scan = next; changed = true; }
+            if (TryHoist(scan, eqns, constVars, consts) is { } hoisted) { scan = hoisted; changed = true; }
+            eqns.Add(scan);
+            eqns.AddRange(after);
         }
         if (!changed) return program;
         var j = program.Jaxpr;
         return new ClosedJaxpr(new Jaxpr(constVars.ToArray(), j.InVars.ToArray(), eqns.ToArray(), j.OutVars.ToArray()), consts.ToArray());
     }
 
-    private static bool TryHoist(Eqn scan, List<Eqn> outEqns, List<Var> outConstVars, List<Tensor> outConsts)
+    /// <summary>An accumulator is a carry that the body only adds a per-step term to: <c>c' = c + f</c> with f a product
+    /// (dot_general without batch dims) or a sum (reduce_sum) of per-step values, used nowhere else. The loop stops
+    /// carrying it; the per-step operands of f leave the loop as stacked ys instead (or are read from the stacked xs),
+    /// and after the loop one product or sum over all steps at once — the step axis joins the contracted or summed axes
+    /// — is added to the initial value. In a backward pass through a recurrent cell, the weight gradients
+    /// Σ_t x_tᵀ·δ_t become one large product instead of one small product per step. Returns the new scan equation
+    /// (with the equations to run after it appended to <paramref name="after"/>), or null.</summary>
+    private static Eqn? TryHoistAccumulator(Eqn scan, List<Eqn> after)
     {
         var p = scan.Params;
         var body = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         var bj = body.Jaxpr;
         int nX = bj.InVars.Count - nC - nK;
-        if (length < 2 || nX == 0) return false;
+        if (length < 2) return null;
+        var uses = new Dictionary<Var, int>(ReferenceEqualityComparer.Instance);
+        var producer = new Dictionary<Var, Eqn>(ReferenceEqualityComparer.Instance);
+        foreach (var e in bj.Eqns)
+        {
+            foreach (var a in e.Inputs) if (a is Var v) uses[v] = uses.GetValueOrDefault(v) + 1;
+            foreach (var o in e.Outputs) producer[o] = e;
+        }
+        foreach (var a in bj.OutVars) if (a is Var v) uses[v] = uses.GetValueOrDefault(v) + 1;
+        var invariant = new HashSet<Var>(bj.ConstVars.Concat(bj.InVars.Take(nC)), ReferenceEqualityComparer.Instance);
+
+        for (int k = 0; k < nK; k++)
+        {
+            var c = bj.InVars[nC + k];
+            if (bj.OutVars[k] is not Var s || !producer.TryGetValue(s, out var add) || add.Primitive.Name != "add") continue;
+            if (uses.GetValueOrDefault(c) != 1 || uses.GetValueOrDefault(s) != 1) continue;
+            int ci = add.Inputs[0] == c ? 0 : add.Inputs[1] == c ? 1 : -1;
+            if (ci < 0 || add.Inputs[1 - ci] is not Var f || uses.GetValueOrDefault(f) != 1 || !producer.TryGetValue(f, out var term)) continue;
+            if (f.Aval.Shape != c.Aval.Shape || f.Aval.DType != c.Aval.DType) continue;
+            Params post;
+            if (term.Primitive.Name == "dot_general")
+            {
+                var dn = DotDimensionNumbers.FromParam(term.Params["dimension_numbers"]);
+                if (dn.LhsBatch.Length > 0) continue;
+                post = term.Params.With("dimension_numbers", new DotDimensionNumbers(
+                    [0, .. dn.LhsContract.Select(d => d + 1)], [0, .. dn.RhsContract.Select(d => d + 1)], [], []).ToParam());
+            }
+            else if (term.Primitive.Name == "reduce_sum")
+                post = term.Params.With("axes", new IntList([0, .. term.Params.Ints("axes").Select(a => a + 1)]));
+            else continue;
+            // Every operand of the term must vary per step (a constant operand would need Σ_t moved inside).
+            if (term.Inputs.Any(a => a is not Var v || invariant.Contains(v))) continue;
+
+            // The operands as stacked values outside the loop: an xs row is its xs; anything else becomes a new ys.
+            var newYs = new List<Var>();
+            var stackedOuter = new List<Atom>();
+            var newOuts = new List<Var>();
+            foreach (var a in term.Inputs)
+            {
+                var v = (Var)a;
+                int xi = bj.InVars.ToList().FindIndex(iv => ReferenceEquals(iv, v));
+                if (xi >= nC + nK) { stackedOuter.Add(scan.Inputs[xi]); continue; }
+                int existing = newYs.FindIndex(y => ReferenceEquals(y, v));
+                if (existing >= 0) { stackedOuter.Add(newOuts[existing]); continue; }
+                // Already stacked as a ys (the same per-step value feeding several accumulators): read that.
+                int ys = bj.OutVars.ToList().FindIndex(nK, o => ReferenceEquals(o, v));
+                if (ys >= 0) { stackedOuter.Add(scan.Outputs[ys]); continue; }
+                var outer = new Var(v.Aval with { Shape = new Shape([length, .. v.Aval.Shape]), Weak = false });
+                newYs.Add(v);
+                newOuts.Add(outer);
+                stackedOuter.Add(outer);
+            }
+            var keptEqns = bj.Eqns.Where(e => !ReferenceEquals(e, add) && !ReferenceEquals(e, term)).ToArray();
+            var bodyIn = bj.InVars.Where((_, i) => i != nC + k).ToArray();
+            var bodyOut = bj.OutVars.Where((_, i) => i != k).Concat(newYs).ToArray();
+            var newBody = new ClosedJaxpr(new Jaxpr(bj.ConstVars.ToArray(), bodyIn, keptEqns, bodyOut), body.Consts.ToArray());
+            var ins = scan.Inputs.Where((_, i) => i != nC + k).ToArray();
+            var outs = scan.Outputs.Where((_, i) => i != k).Concat(newOuts).ToArray();
+            var total = new Var(f.Aval with { Weak = false });
+            after.Insert(0, new Eqn(add.Primitive, ci == 0 ? [scan.Inputs[nC + k], total] : [total, scan.Inputs[nC + k]], add.Params, [scan.Outputs[k]]));
+            after.Insert(0, new Eqn(term.Primitive, stackedOuter.ToArray(), post, [total]));
+            return new Eqn(scan.Primitive, ins, p.With("jaxpr", newBody).With("num_carry", nK - 1), outs);
+        }
+        return null;
+    }
+
+    /// <summary>Hoists the xs-only products: returns the new scan equation (the batched pre-loop equations are appended
+    /// to <paramref name="outEqns"/>), or null.</summary>
+    private static Eqn? TryHoist(Eqn scan, List<Eqn> outEqns, List<Var> outConstVars, List<Tensor> outConsts)
+    {
+        var p = scan.Params;
+        var body = p.Get<ClosedJaxpr>("jaxpr");
+        int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
+        var bj = body.Jaxpr;
+        int nX = bj.InVars.Count - nC - nK;
+        if (length < 2 || nX == 0) return null;
 
         // Which body values are known before the loop (constants, xs, and what only they feed), and which of those
         // vary with the step (depend on an xs).
@@ -65,7 +157,7 @@ internal static class ScanHoisting
                 kept.Add(e);
             }
         }
-        if (!hoisted.Any(e => WorthHoisting.Contains(e.Primitive.Name))) return false;
+        if (!hoisted.Any(e => WorthHoisting.Contains(e.Primitive.Name))) return null;
 
         // The hoisted values the loop still reads: the frontier, stacked by the pre-loop computation.
         var hoistedOuts = new HashSet<Var>(hoisted.SelectMany(e => e.Outputs), ReferenceEqualityComparer.Instance);
@@ -74,7 +166,7 @@ internal static class ScanHoisting
         void Need(Atom a) { if (a is Var v && hoistedOuts.Contains(v) && seen.Add(v)) frontier.Add(v); }
         foreach (var e in kept) foreach (var a in e.Inputs) Need(a);
         foreach (var a in bj.OutVars) Need(a);
-        if (frontier.Count == 0) return false;
+        if (frontier.Count == 0) return null;
 
         // The pre-loop function of (consts, xs rows) → frontier values, batched over the rows with Vmap's rules and
         // traced into equations of the outer program.
@@ -93,8 +185,7 @@ internal static class ScanHoisting
         var newBodyIn = bj.InVars.Take(nC + nK).Concat(keptXs.Select(i => bj.InVars[i])).Concat(frontier).ToArray();
         var newBody = new ClosedJaxpr(new Jaxpr(bj.ConstVars.ToArray(), newBodyIn, kept.ToArray(), bj.OutVars.ToArray()), body.Consts.ToArray());
         var newIns = scanIns.Take(nC + nK).Concat(keptXs.Select(i => scanIns[i])).Concat(stacked).ToArray();
-        outEqns.Add(new Eqn(scan.Primitive, newIns, p.With("jaxpr", newBody), scan.Outputs.ToArray()));
-        return true;
+        return new Eqn(scan.Primitive, newIns, p.With("jaxpr", newBody), scan.Outputs.ToArray());
     }
 
     /// <summary>Appends a traced jaxpr's equations to the outer program (its constants become outer constants, its

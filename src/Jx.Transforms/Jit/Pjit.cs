@@ -11,6 +11,14 @@ public static class JitOptions
     /// The test suites turn it off so that they exercise the compiled code.</summary>
     /// <example><code>JitOptions.Tiered = false; // the first call compiles before it runs</code></example>
     public static bool Tiered { get; set; } = Environment.GetEnvironmentVariable("JX_JIT_TIERED") != "0";
+
+    /// <summary>Moves work out of compiled scan loops (JX_SCAN_HOIST=1): accumulators <c>c' = c + x_tᵀ·δ_t</c> become one
+    /// product over all steps after the loop, and products of the xs alone (a recurrent cell's input projection) one
+    /// product before it. Off by default: on the CPU the stacked intermediates cost more memory traffic than the per-step
+    /// calls they save (measured slower on the development machine); it is meant for backends where each per-step call
+    /// is expensive.</summary>
+    /// <example><code>JitOptions.HoistScanLoops = true; var step = Jit(ValueAndGrad(rnnLoss));</code></example>
+    public static bool HoistScanLoops { get; set; } = Environment.GetEnvironmentVariable("JX_SCAN_HOIST") == "1";
 }
 
 /// <summary>The staged call of a jitted function (JAX's pjit): one equation holding the function's jaxpr. Its eager
