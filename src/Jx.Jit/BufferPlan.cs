@@ -2,14 +2,15 @@ using System.Collections.Concurrent;
 
 namespace Jx;
 
-/// <summary>Buffers for a program's intermediates, planned by liveness: a kernel output that the program does not return
+/// <summary>Buffers for a program's intermediates, planned by liveness: a kernel output (or a product's result) that the
+/// program does not return
 /// lives from the step that writes it to the last step that reads it, and values whose lifetimes do not overlap share
 /// one buffer of their dtype and size. The buffers are reused across calls: each call rents a set from a pool (so
 /// concurrent calls of one program never share one) and returns it when the call ends, so a program run in a loop
-/// allocates only what it returns and what its library calls (BLAS products, sorts, ...) produce.
+/// allocates only what it returns and what its other library calls (sorts, gathers, ...) produce.
 ///
 /// A value gets a planned buffer only when nothing can keep a reference to it after the call: it is written by a
-/// generated kernel, is not a program output, and every reader is a generated kernel or a library call that writes a
+/// generated kernel or by a float dot_general, is not a program output, and every reader is a generated kernel or a library call that writes a
 /// fresh result (dot_general, convolution) — never a loop or a library call whose result could be a view of its
 /// input.</summary>
 internal sealed class BufferPlan
@@ -29,6 +30,9 @@ internal sealed class BufferPlan
     /// <summary>Number of intermediates that live in planned buffers.</summary>
     public int PlannedValues => _slotBuffer.Count(b => b >= 0);
 
+    /// <summary>Library steps whose kernel can write its result into a given buffer (dot_general in float32/64).</summary>
+    internal static bool WritesIntoBuffer(LibraryStep l) => l.Eqn.Primitive == Linalg.DotGeneral && Linalg.WritesInto(l.OutAvals[0]);
+
     public static BufferPlan For(Plan plan)
     {
         int n = plan.SlotAvals.Length;
@@ -41,6 +45,10 @@ internal sealed class BufferPlan
             {
                 case KernelStep k:
                     foreach (var (_, slot) in k.Kernel.Outputs) { writer[slot] = i; eligible[slot] = true; }
+                    break;
+                case LibraryStep l when WritesIntoBuffer(l):
+                    writer[l.OutSlots[0]] = i;
+                    eligible[l.OutSlots[0]] = true;
                     break;
             }
         }
@@ -75,15 +83,20 @@ internal sealed class BufferPlan
         }
         for (int i = 0; i < plan.Steps.Count; i++)
         {
-            if (plan.Steps[i] is KernelStep k)
-                foreach (var (_, slot) in k.Kernel.Outputs)
-                {
-                    if (!eligible[slot] || plan.SlotAvals[slot].Size == 0) continue;
-                    var aval = plan.SlotAvals[slot];
-                    var key = (aval.DType, aval.Size);
-                    if (free.TryGetValue(key, out var stack) && stack.Count > 0) slotBuffer[slot] = stack.Pop();
-                    else { slotBuffer[slot] = buffers.Count; buffers.Add(new Aval(new Shape([aval.Size]), aval.DType)); }
-                }
+            var written = plan.Steps[i] switch
+            {
+                KernelStep k => k.Kernel.Outputs.Select(o => o.Slot),
+                LibraryStep l when WritesIntoBuffer(l) => l.OutSlots,
+                _ => [],
+            };
+            foreach (var slot in written)
+            {
+                if (!eligible[slot] || plan.SlotAvals[slot].Size == 0) continue;
+                var aval = plan.SlotAvals[slot];
+                var key = (aval.DType, aval.Size);
+                if (free.TryGetValue(key, out var stack) && stack.Count > 0) slotBuffer[slot] = stack.Pop();
+                else { slotBuffer[slot] = buffers.Count; buffers.Add(new Aval(new Shape([aval.Size]), aval.DType)); }
+            }
             if (releaseAfter[i] is { } done)
                 foreach (var s in done)
                 {

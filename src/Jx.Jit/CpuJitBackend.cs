@@ -103,10 +103,13 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
                     {
                         var ins = Resolve(l.Inputs, env);
                         // The avals are known from the jaxpr: the primitive's kernel runs directly, without abstract
-                        // evaluation (the debugging hooks still go through Bind).
+                        // evaluation (the debugging hooks still go through Bind). A product writes into its reused
+                        // buffer (the loop arena's, or this call's planned one) when it has one.
                         var outs = DebugNans.Enabled || EagerProfiler.Enabled
                             ? l.Eqn.Primitive.Bind(ins, l.Eqn.Params)
-                            : l.Eqn.Primitive.Kernel(ins, l.Eqn.Params, l.OutAvals);
+                            : BufferPlan.WritesIntoBuffer(l) && (arena?.Get(l.OutSlots[0], l.OutAvals[0]) ?? buffers.For(set, l.OutSlots[0])) is { } target
+                                ? [Linalg.DotGeneralInto(ins[0], ins[1], l.Eqn.Params, l.OutAvals[0], target)]
+                                : l.Eqn.Primitive.Kernel(ins, l.Eqn.Params, l.OutAvals);
                         for (int i = 0; i < outs.Length; i++) env[l.OutSlots[i]] = outs[i];
                         break;
                     }

@@ -43,7 +43,15 @@ public static class Linalg
             var outType = p.Has("preferred_element_type") && p["preferred_element_type"] is DType d0 ? d0 : l.DType;
             return [new Aval(new Shape(shape), outType, l.Weak && r.Weak)];
         },
-        (xs, p, o) => [DotKernel(xs[0], xs[1], p["dimension_numbers"]!, o[0])]);
+        (xs, p, o) => [DotKernel(xs[0], xs[1], p["dimension_numbers"]!, o[0], null)]);
+
+    /// <summary>dot_general's kernel writing its result into <paramref name="into"/> (a compiled program's reused
+    /// buffer) when it can: float32 or float64 operands and result of one dtype, and an array of exactly the result's
+    /// size; otherwise into a fresh array. The caller guarantees no other live value uses <paramref name="into"/>.</summary>
+    internal static Tensor DotGeneralInto(Tensor l, Tensor r, Params p, Aval o, Array? into) => DotKernel(l, r, p["dimension_numbers"]!, o, into);
+
+    /// <summary>Whether <see cref="DotGeneralInto"/> writes a result of this aval into a given buffer.</summary>
+    internal static bool WritesInto(Aval o) => o.DType is DType.Float32 or DType.Float64;
 
     internal static int[] Free(int rank, int[] contract, int[] batch) => Enumerable.Range(0, rank).Where(i => !contract.Contains(i) && !batch.Contains(i)).ToArray();
 
@@ -77,7 +85,7 @@ public static class Linalg
     }
 
     /// <summary>Moves lhs to (B, M, K) and rhs to (B, K, N), copying only when the layout differs, then runs GEMMs.</summary>
-    private static Tensor DotKernel(Tensor l, Tensor r, object dimensionNumbers, Aval o)
+    private static Tensor DotKernel(Tensor l, Tensor r, object dimensionNumbers, Aval o, Array? into)
     {
         var dn = Parsed.GetValue(dimensionNumbers, DotDimensionNumbers.FromParam);
         var lFree = FreeDims(l.Rank, dn.LhsContract, dn.LhsBatch);
@@ -101,7 +109,8 @@ public static class Linalg
             {
                 var a = l.DType == DType.Float32 ? lt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(lt.Buffer!);
                 var b = r.DType == DType.Float32 ? rt.Buffer!.Array<float>() : ElementwiseEngine.ToFloat(rt.Buffer!);
-                var c = GC.AllocateUninitializedArray<float>(B * M * N); // every GEMM path writes all of C
+                // every GEMM path writes all of C
+                var c = into is float[] given && given.Length == B * M * N && o.DType == DType.Float32 ? given : GC.AllocateUninitializedArray<float>(B * M * N);
                 BatchedGemm(a, b, c, B, M, N, K, transA, transB);
                 result = c;
                 break;
@@ -110,7 +119,7 @@ public static class Linalg
             {
                 var a = lt.Buffer!.Array<double>();
                 var b = rt.Buffer!.Array<double>();
-                var c = GC.AllocateUninitializedArray<double>(B * M * N);
+                var c = into is double[] given && given.Length == B * M * N && o.DType == DType.Float64 ? given : GC.AllocateUninitializedArray<double>(B * M * N);
                 BatchedGemm(a, b, c, B, M, N, K, transA, transB);
                 result = c;
                 break;
