@@ -15,8 +15,9 @@ namespace Jx;
 /// input.</summary>
 internal sealed class BufferPlan
 {
-    /// <summary>Library primitives whose results never share memory with their operands.</summary>
-    private static readonly HashSet<string> FreshResultLibraryOps = ["dot_general", "conv_general_dilated"];
+    /// <summary>Library primitives whose results never share memory with their operands (the other library kernels
+    /// may return a view of an operand; <see cref="DonationPlan"/> relies on the same list).</summary>
+    internal static readonly HashSet<string> FreshResultLibraryOps = ["dot_general", "conv_general_dilated"];
 
     /// <summary>Per slot: the planned buffer's index, or -1 (allocated per call, or not a kernel output).</summary>
     private readonly int[] _slotBuffer;

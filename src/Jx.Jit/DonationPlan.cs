@@ -14,8 +14,6 @@ namespace Jx;
 /// holds the same array (the same tensor passed twice, or donated and captured).</summary>
 internal sealed class DonationPlan
 {
-    private static readonly HashSet<string> FreshResultLibraryOps = ["dot_general", "conv_general_dilated"];
-
     /// <summary>Per program input: the output slots it may give its array to, in order of preference.</summary>
     private readonly int[][] _candidates;
     private readonly Plan _plan;
@@ -51,7 +49,7 @@ internal sealed class DonationPlan
                         lastRead = step;
                         break;
                     case LibraryStep l when l.Inputs.Contains(s):
-                        if (!FreshResultLibraryOps.Contains(l.Eqn.Primitive.Name)) blocked = true;
+                        if (!BufferPlan.FreshResultLibraryOps.Contains(l.Eqn.Primitive.Name)) blocked = true;
                         lastRead = step;
                         break;
                     case LoopStep l when l.Inputs.Contains(s):
