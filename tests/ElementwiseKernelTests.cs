@@ -263,7 +263,9 @@ public class ElementwiseKernelTests
             double exact = SpecialFunctions.ErfInv(ys[i]);
             Assert.True(Math.Abs(got[i] - exact) <= 4 * Math.Abs(MathF.BitIncrement((float)Math.Abs(exact)) - (float)Math.Abs(exact)) + 1e-45,
                 $"erf_inv({ys[i]:R}) = {got[i]:R}, exact {exact:R}");
-            Assert.Equal(SpecialFunctions.ErfInvSingle(ys[i]), got[i]);
+            // vector lanes and the scalar path agree to one float32 ulp (their double logs may differ in the last bit)
+            var scalar = SpecialFunctions.ErfInvSingle(ys[i]);
+            Assert.True(got[i] == scalar || MathF.BitIncrement(got[i]) == scalar || MathF.BitDecrement(got[i]) == scalar, $"erf_inv({ys[i]:R}): vector {got[i]:R}, scalar {scalar:R}");
         }
         // the edge cases in vector lanes (the first 16 elements) and in the scalar tail (the last 4)
         float[] edgeCases = [1f, -1f, 1.5f, float.NaN];

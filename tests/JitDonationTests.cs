@@ -72,11 +72,44 @@ public class JitDonationTests
         var expected = other.ToArray<float>().Select((v, i) => v + cValues[i]).ToArray();
         var doubled = f(Tensor.FromArray(cValues)); // a separate array: may be reused
         Assert.Equal(cValues.Select(v => v + v).ToArray(), doubled.ToArray<float>());
-        // Donating the captured tensor itself: the program still reads it as a constant, so it keeps its array.
+        Assert.Equal(expected, f(other).ToArray<float>());
+        // Donating the captured tensor itself: the program still reads it as a constant, so it keeps its array and the
+        // answer is right; but the tensor is given up, so later calls of the program that captured it fail loudly (as a
+        // deleted array does in JAX) instead of reading an array that another program might have overwritten.
         var alias = f(c);
         Assert.Equal(cValues.Select(v => v + v).ToArray(), alias.ToArray<float>());
-        Assert.Equal(expected, f(other).ToArray<float>());
+        Assert.Throws<DonatedBufferError>(() => f(other));
     }
+
+    [Fact]
+    public void AConstantOutputIsACopySoDonatingItElsewhereCannotChangeIt()
+    {
+        var w = Random.Normal(Random.Key(11), [50]);
+        var f = Jit((Tensor x) => (x + 1f, w * 2f)); // w·2 folds into a constant of the program
+        var g = Jit((Tensor v) => v + 1f, donateArgnums: [0]);
+        var x = Random.Normal(Random.Key(12), [50]);
+        var twice = (w * 2f).ToArray<float>();
+        var first = f(x).Item2;
+        var bumped = g(first); // may write into first's array
+        Assert.Equal(twice.Select(v => v + 1f).ToArray(), bumped.ToArray<float>());
+        Assert.Equal(twice, f(x).Item2.ToArray<float>());
+    }
+
+    [Fact]
+    public void ADonatedInputReturnedUnchangedStaysUsableAsTheOutput()
+    {
+        var f = Jit(((Tensor P, Tensor Lr) s) => (s.P - s.Lr, s.Lr), donateArgnums: [0]);
+        var p = Random.Normal(Random.Key(13), [20]);
+        var lr = Random.Normal(Random.Key(14), [20]);
+        var (pv, lv) = (p.ToArray<float>(), lr.ToArray<float>());
+        var (p2, lr2) = f((p, lr));
+        Assert.Equal(lv, lr2.ToArray<float>());
+        Assert.Equal(pv.Select((v, i) => v - lv[i]).ToArray(), p2.ToArray<float>());
+        Assert.Throws<DonatedBufferError>(() => lr.ToArray<float>()); // the input itself is given up
+        var (p3, _) = f((p2, lr2)); // and the output can be donated in turn
+        Assert.Equal(pv.Select((v, i) => v - lv[i] - lv[i]).ToArray(), p3.ToArray<float>());
+    }
+
 
     [Fact]
     public void OptimizerStateUpdatesInPlaceAndMatchesEager()

@@ -94,12 +94,14 @@ public class PytreeJacobianTests
     [Fact]
     public void JacobianOfAGradientPytreeUnderGradAndMixedDtypes()
     {
-        // A float32 leaf next to a float64 one: each block keeps the wider dtype of its two leaves.
+        // A float32 leaf next to a float64 one: as in JAX, reverse-mode blocks have the input leaf's dtype, forward-mode
+        // blocks the output's.
         var w32 = Np.Array(new float[] { 1, 2 });
         var v64 = A(3, 4);
         var jac = Jacrev<(Tensor W, Tensor V)>(p => Np.Sum(p.W) * p.V)((w32, v64));
-        Assert.Equal(DType.Float64, jac.W.DType);
-        Close(Np.Array(new double[,] { { 3, 3 }, { 4, 4 } }), jac.W);
+        Assert.Equal(DType.Float32, jac.W.DType);
+        Assert.Equal(DType.Float64, Jacfwd<(Tensor W, Tensor V)>(p => Np.Sum(p.W) * p.V)((w32, v64)).W.DType);
+        Close(Np.Array(new double[,] { { 3, 3 }, { 4, 4 } }), jac.W.AsType(DType.Float64));
         Close(Np.Eye(2, dtype: DType.Float64) * 3, jac.V);
         // Grad through a pytree Jacobian: d/dx Σ_ij J_ij where J = Jacfwd of (x ↦ (x², Σx)) is d/dx (Σ 2x + n) = 2.
         var g = Grad((Tensor x) =>

@@ -47,6 +47,10 @@ internal sealed class Buffer
     public string? DonatedTo { get; private set; }
     public void MarkDonated(string function) => DonatedTo = function;
 
+    /// <summary>A new, not donated, buffer object over the same storage (for a jitted call's output that shares storage
+    /// with an input the call invalidated).</summary>
+    internal Buffer Alias() => _splat is not null ? new Buffer(_splat, DType, Length, Device) : new Buffer(_data!, DType, Device);
+
     public T[] Array<T>() where T : struct
     {
         if (_data is null)

@@ -84,6 +84,7 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
     /// arrays.</summary>
     internal Tensor[] Execute(Tensor[] args, LoopArena? arena, Dictionary<int, Array>? into = null)
     {
+        CheckConstantsNotDonated();
         var env = new Tensor?[plan.SlotAvals.Length];
         for (int i = 0; i < args.Length; i++) env[plan.InputSlots[i]] = args[i];
         foreach (var (slot, value) in plan.ConstSlots) env[slot] = value;
@@ -132,8 +133,38 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
             buffers.Return(set);
         }
         var result = new Tensor[plan.Outputs.Length];
-        for (int i = 0; i < result.Length; i++) result[i] = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
+        for (int i = 0; i < result.Length; i++)
+        {
+            var value = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
+            // A constant (or literal) output is the program's own tensor: the caller gets a copy, so that donating it
+            // to another jitted call cannot change what this program computes next time.
+            result[i] = ConstantOutputs[i] ? Copy(value) : value;
+        }
         return result;
+    }
+
+    private bool[]? _constantOutputs;
+
+    /// <summary>Per output: whether it is a constant of the program (a constant slot or a literal).</summary>
+    private bool[] ConstantOutputs => _constantOutputs ??= plan.Outputs
+        .Select(o => o is not int s || plan.ConstSlots.Any(c => c.Slot == s)).ToArray();
+
+    private static Tensor Copy(Tensor t)
+    {
+        var b = t.Buffer!;
+        if (b.IsSplat) return t;
+        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
+        Array.Copy(b.RawArray(), dst, b.Length);
+        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
+    }
+
+    /// <summary>A constant captured by the program whose buffer was later donated to another jitted call may have been
+    /// overwritten: running on it would give a silently wrong answer, so it is an error (as JAX's deleted array is).</summary>
+    private void CheckConstantsNotDonated()
+    {
+        foreach (var (_, value) in plan.ConstSlots)
+            if (value.Buffer?.DonatedTo is string donee)
+                throw new DonatedBufferError($"a constant captured by this jitted program was later donated to jitted '{donee}' (donateArgnums) and may have been overwritten; pass it as an argument instead of capturing it, or do not donate it.");
     }
 
     private static Tensor[] Resolve(object[] inputs, Tensor?[] env)

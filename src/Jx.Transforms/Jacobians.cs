@@ -3,7 +3,8 @@ namespace Jx;
 /// <summary>Jacobians and Hessians (jax.jacfwd, jax.jacrev, jax.hessian), for tensors and pytrees. Forward mode
 /// vectorizes one JVP over the standard basis of the input, reverse mode vectorizes the pullback over the standard basis
 /// of the output (both with Vmap, so each primitive runs once on the whole basis). For pytrees the basis runs over the
-/// input leaves laid end to end, and the block of output leaf i and input leaf j has shape out_i.shape + in_j.shape.</summary>
+/// input leaves laid end to end, and the block of output leaf i and input leaf j has shape out_i.shape + in_j.shape and,
+/// as in JAX, the output leaf's dtype in forward mode and the input leaf's in reverse mode.</summary>
 public static partial class Transforms
 {
     /// <summary>The Jacobian by forward mode (jax.jacfwd): shape out.shape + in.shape. One JVP per input basis vector, all
@@ -146,7 +147,8 @@ public static partial class Transforms
             for (int j = 0, oj = 0; j < inAvals.Length; oj += inAvals[j].Size, j++)
             {
                 var block = Lax.Slice(full, [oi, oj], [oi + outAvals[i].Size, oj + inAvals[j].Size]);
-                var dtype = Common([outAvals[i].DType, inAvals[j].DType]);
+                // As JAX: forward mode gives the output's dtype (tangents of the output), reverse mode the input's.
+                var dtype = forward ? outAvals[i].DType : inAvals[j].DType;
                 blocks[i][j] = Lax.ConvertElementType(Lax.Reshape(block, new Shape([.. outAvals[i].Shape, .. inAvals[j].Shape])), dtype);
             }
         }

@@ -96,7 +96,8 @@ public static class SpecialFunctions
     }
 
     /// <summary>Giles' polynomial p(w), w = −log((1−y)(1+y)); erf⁻¹(y) ≈ p(w)·y. Fused multiply-adds, as in the
-    /// vector path, so both give the same bits.</summary>
+    /// vector path (whose vector log can differ from Math.Log in the last double bit, so the two may differ by one
+    /// float32 ulp in rare cases).</summary>
     private static double GilesPolynomial(double w)
     {
         var (c, t) = w < 5 ? (CentralCoefficients, w - 2.5) : (TailCoefficients, Math.Sqrt(w) - 3);

@@ -80,10 +80,35 @@ public sealed class JittedFunction
     {
         var (entry, leaves) = Prepare(args);
         bool donating = _donate.Length > 0 && TraceStack.IsEager;
-        var outs = donating ? Pjit.BindDonating(leaves, entry.PjitParams, entry.DonatedLeaves ??= DonatedLeaves(args, leaves.Length))
-                            : Pjit.Primitive.Bind(leaves, entry.PjitParams);
-        if (donating) Donate(args);
+        Tensor[] outs;
+        if (!donating) outs = Pjit.Primitive.Bind(leaves, entry.PjitParams);
+        else
+        {
+            var mask = entry.DonatedLeaves ??= DonatedLeaves(args, leaves.Length);
+            // The donated inputs are given up even when the call fails: the program may already have written into them.
+            try { outs = Pjit.BindDonating(leaves, entry.PjitParams, mask); }
+            finally { Donate(args); }
+            KeepOutputsUsable(outs, leaves, mask);
+        }
         return entry.OutDef.NodeKind == TreeDef.Kind.Leaf ? outs[0] : Tree.Unflatten(entry.OutDef, outs);
+    }
+
+    /// <summary>An output that shares its buffer with a donated input (an input returned unchanged, or a view of it from
+    /// an interpreted call) gets a buffer object of its own over the same storage: the donated input is invalidated, the
+    /// output stays usable, as in JAX.</summary>
+    private static void KeepOutputsUsable(Tensor[] outs, Tensor[] leaves, bool[] donated)
+    {
+        for (int i = 0; i < outs.Length; i++)
+        {
+            var b = outs[i].Buffer;
+            if (b is null || b.DonatedTo is null) continue;
+            for (int k = 0; k < leaves.Length; k++)
+                if (k < donated.Length && donated[k] && ReferenceEquals(leaves[k].Buffer, b))
+                {
+                    outs[i] = new Tensor(b.Alias(), outs[i].Shape, outs[i].WeakType);
+                    break;
+                }
+        }
     }
 
     /// <summary>Per flattened argument leaf: whether it belongs to a donated argument (the same for every call of one

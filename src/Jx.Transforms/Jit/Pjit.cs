@@ -42,7 +42,7 @@ public static class Pjit
                 if (_exe is not null) return _exe;
                 Task<IExecutable>? bg;
                 lock (_lock) bg = _background;
-                if (bg is not null) return _exe = bg.GetAwaiter().GetResult();
+                if (bg is not null) return _exe = Await(bg);
                 lock (_lock) return _exe ??= JitBackends.Current.Compile(Jaxpr, Name);
             }
         }
@@ -60,10 +60,19 @@ public static class Pjit
                 Task<IExecutable> bg;
                 lock (_lock) bg = _background ??= Task.Run(() => JitBackends.Current.Compile(Jaxpr, Name));
                 if (!bg.IsCompleted) return Interpret(args);
-                _exe = bg.GetAwaiter().GetResult();
+                _exe = Await(bg);
                 return _exe.Run(args, donated);
             }
             return Executable.Run(args, donated);
+        }
+
+        /// <summary>The background compile's result. A failed compile is reported to this caller and forgotten, so the
+        /// next call compiles again (as a failed compile without tiering does), instead of failing forever.</summary>
+        private IExecutable Await(Task<IExecutable> bg)
+        {
+            if (bg.IsFaulted || bg.IsCanceled)
+                lock (_lock) if (ReferenceEquals(_background, bg)) _background = null;
+            return bg.GetAwaiter().GetResult();
         }
 
         [ThreadStatic] private static bool _interpreting;
