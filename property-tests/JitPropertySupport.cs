@@ -746,6 +746,7 @@ internal sealed class ShapeChain
                     outShape.Add(d == 1 && r.Next(2) == 0 ? 1 + r.Next(3) : d);
                 }
                 if (r.Next(3) == 0) outShape.Add(1 + r.Next(3));
+                if (outShape.Count > Shape.MaxRank) return null; // the inserted dims can add up past Jx's maximum rank
                 var os = outShape.ToArray();
                 var bd = bdims.ToArray();
                 return ($"BroadcastInDim({S(os)}, {S(bd)})", x => Lax.BroadcastInDim(x, new Shape(os), bd), os);
