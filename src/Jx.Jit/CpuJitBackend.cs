@@ -138,7 +138,7 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
             var value = plan.Outputs[i] is int s ? env[s]! : (Tensor)plan.Outputs[i];
             // A constant (or literal) output is the program's own tensor: the caller gets a copy, so that donating it
             // to another jitted call cannot change what this program computes next time.
-            result[i] = ConstantOutputs[i] ? Copy(value) : value;
+            result[i] = ConstantOutputs[i] ? KernelUtil.CopyOf(value) : value;
         }
         return result;
     }
@@ -148,15 +148,6 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
     /// <summary>Per output: whether it is a constant of the program (a constant slot or a literal).</summary>
     private bool[] ConstantOutputs => _constantOutputs ??= plan.Outputs
         .Select(o => o is not int s || plan.ConstSlots.Any(c => c.Slot == s)).ToArray();
-
-    private static Tensor Copy(Tensor t)
-    {
-        var b = t.Buffer!;
-        if (b.IsSplat) return t;
-        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
-        Array.Copy(b.RawArray(), dst, b.Length);
-        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
-    }
 
     /// <summary>A constant captured by the program whose buffer was later donated to another jitted call may have been
     /// overwritten: running on it would give a silently wrong answer, so it is an error (as JAX's deleted array is).</summary>

@@ -37,7 +37,7 @@ internal sealed class LoopArena(int slots)
 
     /// <summary>A carry produced by the current iteration, made safe to read in the next one: a value passed through
     /// from an older iteration sits in the other set, which the next iteration overwrites, so it is copied out.</summary>
-    public Tensor Carry(Tensor t) => OwnsOtherParity(t) ? Clone(t) : t;
+    public Tensor Carry(Tensor t) => OwnsOtherParity(t) ? KernelUtil.CopyOf(t) : t;
 
     private bool OwnsOtherParity(Tensor t)
     {
@@ -46,14 +46,5 @@ internal sealed class LoopArena(int slots)
         var other = Parity == 0 ? _odd : _even;
         foreach (var a in other) if (ReferenceEquals(a, raw)) return true;
         return false;
-    }
-
-    private static Tensor Clone(Tensor t)
-    {
-        var b = t.Buffer!;
-        if (b.IsSplat) return t;
-        var dst = KernelUtil.NewUninitialized(b.DType, b.Length);
-        Array.Copy(b.RawArray(), dst, b.Length);
-        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
     }
 }

@@ -140,6 +140,17 @@ internal static class KernelUtil
     /// <summary>A new concrete tensor of the given aval over an array the caller will not write again.</summary>
     public static Tensor Wrap(Array data, Aval aval, Device? device = null) => Tensor.Own(data, aval.DType, aval.Shape, device, aval.Weak);
 
+    /// <summary>A tensor with the same values in an array of its own (a splat, which has no array, is returned as is):
+    /// for values that must not share storage with a buffer that will be reused or donated.</summary>
+    public static Tensor CopyOf(Tensor t)
+    {
+        var b = t.Buffer!;
+        if (b.IsSplat) return t;
+        var dst = NewUninitialized(b.DType, b.Length);
+        Array.Copy(b.RawArray(), dst, b.Length);
+        return Tensor.Own(dst, b.DType, t.Shape, b.Device, t.WeakType);
+    }
+
     /// <summary>An array for n elements of the dtype whose contents the caller overwrites entirely.</summary>
     public static Array NewUninitialized(DType d, int n) => d switch
     {
