@@ -118,14 +118,14 @@ internal static class JitSuite
         // PyTorch's eager forward+backward of the same loss (benchmarks/peers/torch_fwd_bwd.py). Three rounds, Jx child
         // then PyTorch each time, so that the machine's drifts in speed land on both; the rows give the medians of the
         // rounds' medians.
-        var rounds = new List<(double Fwd, double Vag, string Spread, double? Torch)>();
+        var rounds = new List<(double Fwd, double Vag, double? Torch)>();
         string? torchError = null;
         for (int round = 0; round < 3; round++)
         {
-            var (f, v, spread) = W4AdProcess(quick);
+            var (f, v) = W4AdProcess(quick);
             var peer = TorchPeer.Run(Path.Combine(Program.RepoRoot() ?? ".", "benchmarks", "peers", "torch_fwd_bwd.py"), Program.RepoRoot(), threads, quick: true);
             torchError ??= peer.Error;
-            rounds.Add((f, v, spread, peer.Median("W4-fwd-bwd")));
+            rounds.Add((f, v, peer.Median("W4-fwd-bwd")));
         }
         static double Mid(IEnumerable<double> xs) { var l = xs.Order().ToList(); return l[l.Count / 2]; }
         var w4fwd = Mid(rounds.Select(r => r.Fwd));
@@ -183,39 +183,32 @@ internal static class JitSuite
 
     private static (double FirstCall, double FromStart) W6Process(string cacheDir, bool tiered)
     {
-        var self = Environment.ProcessPath!;
-        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(JitSuite).Assembly.Location);
-        psi.ArgumentList.Add("--jit");
-        psi.ArgumentList.Add("--w6-child");
-        psi.ArgumentList.Add(cacheDir);
-        psi.Environment["JX_CACHE_DIR"] = cacheDir;
-        psi.Environment["JX_BENCH_CHILD"] = "1";
-        psi.Environment["JX_JIT_TIERED"] = tiered ? "1" : "0";
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("W6 "));
-        if (line is null) return (double.NaN, double.NaN);
-        var parts = line[3..].Trim().Split(' ');
-        return (double.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        var v = RunChild("W6", ["--w6-child", cacheDir],
+            [("JX_CACHE_DIR", cacheDir), ("JX_BENCH_CHILD", "1"), ("JX_JIT_TIERED", tiered ? "1" : "0")]);
+        return v is null ? (double.NaN, double.NaN) : (v[0], v[1]);
     }
 
-    private static (double Fwd, double Vag, string Spread) W4AdProcess(bool quick)
+    private static (double Fwd, double Vag) W4AdProcess(bool quick)
+    {
+        var v = RunChild("W4AD", quick ? ["--w4ad-child", "--quick"] : ["--w4ad-child"], []);
+        return v is null ? (double.NaN, double.NaN) : (v[0], v[3]);
+    }
+
+    /// <summary>Runs this benchmark program in a fresh process (`--jit` plus <paramref name="args"/>, with the extra
+    /// environment) and returns the numbers on its output line that starts with <paramref name="tag"/>, or null.</summary>
+    private static double[]? RunChild(string tag, string[] args, (string Name, string Value)[] env)
     {
         var self = Environment.ProcessPath!;
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(JitSuite).Assembly.Location);
         psi.ArgumentList.Add("--jit");
-        psi.ArgumentList.Add("--w4ad-child");
-        if (quick) psi.ArgumentList.Add("--quick");
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in env) psi.Environment[name] = value;
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("W4AD "));
-        if (line is null) return (double.NaN, double.NaN, "child failed");
-        var v = line[5..].Trim().Split(' ').Select(t => double.Parse(t, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return (v[0], v[3], FormattableString.Invariant($"forward {v[1]:0.0}–{v[2]:0.0} ms, ValueAndGrad {v[4]:0.0}–{v[5]:0.0} ms"));
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(tag + " "));
+        return line?[(tag.Length + 1)..].Trim().Split(' ').Select(t => double.Parse(t, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 
     /// <summary>In a fresh process: W4's eager forward and eager ValueAndGrad, timed alternately.</summary>
