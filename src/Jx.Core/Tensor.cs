@@ -27,6 +27,16 @@ public partial class Tensor
         ExactLiteral = exact;
     }
 
+    /// <summary>Over a buffer, with an abstract value that is already at hand (a compiled program's slot type): no new
+    /// <see cref="Jx.Aval"/> per tensor.</summary>
+    internal Tensor(Buffer buffer, Aval aval)
+    {
+        if (buffer.Length != aval.Size || buffer.DType != aval.DType)
+            throw new InvalidOperationException($"buffer of {buffer.Length} {buffer.DType.Name()} elements for {aval}");
+        Buffer = buffer;
+        _aval = aval;
+    }
+
     /// <summary>For tracers.</summary>
     protected Tensor() { }
 

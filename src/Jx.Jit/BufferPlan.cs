@@ -2,16 +2,17 @@ using System.Collections.Concurrent;
 
 namespace Jx;
 
-/// <summary>Buffers for a program's intermediates, planned by liveness: a kernel output (or a product's result) that the
-/// program does not return
-/// lives from the step that writes it to the last step that reads it, and values whose lifetimes do not overlap share
-/// one buffer of their dtype and size. The buffers are reused across calls: each call rents a set from a pool (so
-/// concurrent calls of one program never share one) and returns it when the call ends, so a program run in a loop
-/// allocates only what it returns and what its other library calls (sorts, gathers, ...) produce.
+/// <summary>Buffers for a program's intermediates, planned by liveness: a kernel output (or a product's result, or a
+/// scan's stacked ys) that the program does not return lives from the step that writes it to the last step that reads
+/// it, and values whose lifetimes do not overlap share one buffer of their dtype and size. The buffers are reused across
+/// calls: each call rents a set from a pool (so concurrent calls of one program never share one) and returns it when
+/// the call ends, so a program run in a loop allocates only what it returns and what its other library calls (sorts,
+/// gathers, ...) produce.
 ///
 /// A value gets a planned buffer only when nothing can keep a reference to it after the call: it is written by a
-/// generated kernel or by a float dot_general, is not a program output, and every reader is a generated kernel or a library call that writes a
-/// fresh result (dot_general, convolution) — never a loop or a library call whose result could be a view of its
+/// generated kernel, by a float dot_general or as a scan's ys, is not a program output, and every reader is a generated
+/// kernel, a library call that writes a fresh result (dot_general, convolution) or a scan that reads it as xs (rows are
+/// copied out) — never a loop that may pass it through, or a library call whose result could be a view of its
 /// input.</summary>
 internal sealed class BufferPlan
 {
@@ -51,6 +52,10 @@ internal sealed class BufferPlan
                     writer[l.OutSlots[0]] = i;
                     eligible[l.OutSlots[0]] = true;
                     break;
+                case LoopStep l:
+                    for (int o = 0; o < l.OutSlots.Length; o++)
+                        if (l.WritesFresh(o)) { writer[l.OutSlots[o]] = i; eligible[l.OutSlots[o]] = true; }
+                    break;
             }
         }
         foreach (var o in plan.Outputs) if (o is int s) eligible[s] = false;
@@ -60,7 +65,7 @@ internal sealed class BufferPlan
             {
                 KernelStep k => (k.Kernel.Inputs().Select(v => v.Slot), false),
                 LibraryStep l => (l.Inputs.OfType<int>(), !FreshResultLibraryOps.Contains(l.Eqn.Primitive.Name)),
-                LoopStep l => (l.Inputs.OfType<int>(), true),
+                LoopStep => (Enumerable.Empty<int>(), false), // per input below
                 _ => (Enumerable.Empty<int>(), true),
             };
             foreach (var s in reads)
@@ -68,6 +73,13 @@ internal sealed class BufferPlan
                 lastRead[s] = Math.Max(lastRead[s], i);
                 if (keepsReference) eligible[s] = false;
             }
+            if (plan.Steps[i] is LoopStep loop)
+                for (int k = 0; k < loop.Inputs.Length; k++)
+                    if (loop.Inputs[k] is int s)
+                    {
+                        lastRead[s] = Math.Max(lastRead[s], i);
+                        if (loop.KeepsReference(k)) eligible[s] = false;
+                    }
         }
 
         // Greedy assignment in step order: a buffer freed by a value's last read becomes available to the values
@@ -88,6 +100,7 @@ internal sealed class BufferPlan
             {
                 KernelStep k => k.Kernel.Outputs.Select(o => o.Slot),
                 LibraryStep l when WritesIntoBuffer(l) => l.OutSlots,
+                LoopStep l => l.OutSlots.Where((_, o) => l.WritesFresh(o)),
                 _ => [],
             };
             foreach (var slot in written)

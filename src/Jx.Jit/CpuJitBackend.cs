@@ -73,6 +73,9 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
     /// <summary>Number of value slots of the program (the size of a <see cref="LoopArena"/> for it).</summary>
     public int SlotCount => plan.SlotAvals.Length;
 
+    /// <summary>The slot that holds argument <paramref name="i"/> (a loop keeps the rows it passes there in its arena).</summary>
+    public int InputSlot(int i) => plan.InputSlots[i];
+
     public Tensor[] Run(Tensor[] args) => Execute(args, null);
 
     /// <summary>Runs the program, writing outputs into the arrays of donated arguments where the
@@ -115,11 +118,8 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
                         break;
                     }
                     case LoopStep loop:
-                    {
-                        var outs = loop.Run(Resolve(loop.Inputs, env), loop.OutSlots.Select(s => plan.SlotAvals[s]).ToArray());
-                        for (int i = 0; i < outs.Length; i++) env[loop.OutSlots[i]] = outs[i];
+                        RunLoop(loop, env, arena, set);
                         break;
-                    }
                     case KernelStep k:
                         RunKernel(k, env, arena, set, into);
                         break;
@@ -158,6 +158,15 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
                 throw new DonatedBufferError($"a constant captured by this jitted program was later donated to jitted '{donee}' (donateArgnums) and may have been overwritten; pass it as an argument instead of capturing it, or do not donate it.");
     }
 
+    /// <summary>Runs a loop step; outputs it writes into arrays of its own (a scan's ys) go into reused buffers when
+    /// planned. (A method of its own: its closure is allocated only for loops, not on every program run.)</summary>
+    private void RunLoop(LoopStep loop, Tensor?[] env, LoopArena? arena, Array?[]? set)
+    {
+        var outs = loop.Run(Resolve(loop.Inputs, env), loop.OutSlots.Select(s => plan.SlotAvals[s]).ToArray(),
+            o => arena?.Get(loop.OutSlots[o], plan.SlotAvals[loop.OutSlots[o]]) ?? buffers.For(set, loop.OutSlots[o]));
+        for (int i = 0; i < outs.Length; i++) env[loop.OutSlots[i]] = outs[i];
+    }
+
     private static Tensor[] Resolve(object[] inputs, Tensor?[] env)
     {
         var ins = new Tensor[inputs.Length];
@@ -182,6 +191,19 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
             _ => double.PositiveInfinity,
         };
         return Np.Full(a.Shape, v, a.DType);
+    }
+
+    /// <summary>A kernel's outer loop split into chunks over the workers (a method of its own: its closure is allocated
+    /// only for kernels big enough to run in parallel).</summary>
+    private static void RunInParallel(Action<nint[], long, long> run, nint[] ptrs, long total, int workers)
+    {
+        int chunks = (int)Math.Min(total, workers * 4);
+        long per = (total + chunks - 1) / chunks;
+        Parallel.For(0, chunks, c =>
+        {
+            long s = c * per, e = Math.Min(total, s + per);
+            if (s < e) run(ptrs, s, e);
+        });
     }
 
     private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena, Array?[]? set, Dictionary<int, Array>? into)
@@ -213,14 +235,8 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
             long total = k.Total, work = k.Work;
             var run = k.Compiled!;
             int workers = Environment.ProcessorCount;
-            if (work < 1 << 16 || workers == 1 || total < 2) { run(ptrs, 0, total); return; }
-            int chunks = (int)Math.Min(total, workers * 4);
-            long per = (total + chunks - 1) / chunks;
-            Parallel.For(0, chunks, c =>
-            {
-                long s = c * per, e = Math.Min(total, s + per);
-                if (s < e) run(ptrs, s, e);
-            });
+            if (work < 1 << 16 || workers == 1 || total < 2) run(ptrs, 0, total);
+            else RunInParallel(run, ptrs, total, workers);
         }
         finally
         {

@@ -12,8 +12,17 @@ internal abstract class LoopStep(Eqn eqn, object[] inputs, int[] outSlots) : Ste
     /// <summary>Compiles the loop's bodies with the backend's compiler (jaxpr, name suffix → program).</summary>
     public abstract void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile);
 
-    /// <summary>Runs the loop on concrete inputs, producing values of the given avals.</summary>
-    public abstract Tensor[] Run(Tensor[] ins, Aval[] outAvals);
+    /// <summary>Runs the loop on concrete inputs, producing values of the given avals. <paramref name="into"/> gives, per
+    /// output index, a reusable array for an output listed in <see cref="WritesFresh"/> (or null: allocate one).</summary>
+    public abstract Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null);
+
+    /// <summary>Whether the loop writes output <paramref name="output"/> into an array of its own that nothing else
+    /// references (so the program's <see cref="BufferPlan"/> may hand it a reused one).</summary>
+    public virtual bool WritesFresh(int output) => false;
+
+    /// <summary>Whether a value passed as input <paramref name="input"/> may still be referenced by the loop's outputs
+    /// (true unless the loop only copies out of it).</summary>
+    public virtual bool KeepsReference(int input) => true;
 
     protected string Operands(Func<int, string> slotName) =>
         $"({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}";

@@ -21,7 +21,14 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}, body of {Body?.KernelCount ?? 0} steps";
 
-    public override Tensor[] Run(Tensor[] ins, Aval[] outAvals)
+    /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>
+    public override bool WritesFresh(int output) => output >= NumCarry;
+
+    /// <summary>Rows of xs are copied out before the body reads them; consts and the initial carry may be passed
+    /// through to the outputs.</summary>
+    public override bool KeepsReference(int input) => input < NumConsts + NumCarry;
+
+    public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
         var body = Body!;
         int nC = NumConsts, nK = NumCarry, length = Length;
@@ -32,20 +39,22 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
         var ys = new Array?[nys];
         var yRow = new int[nys];
         for (int k = 0; k < nys; k++) yRow[k] = outAvals[nK + k].Shape.Skip(1).Aggregate(1, (a, b) => a * b);
-        var xRowShapes = seqs.Select(s => new Shape(s.Shape.Skip(1).ToArray())).ToArray();
+        var rowAvals = seqs.Select(s => new Aval(new Shape(s.Shape.Skip(1).ToArray()), s.DType, s.WeakType)).ToArray();
         var arena = new LoopArena(body.SlotCount);
         for (int step = 0; step < length; step++)
         {
             int i = Reverse ? length - 1 - step : step;
-            for (int k = 0; k < seqs.Length; k++) args[nC + nK + k] = Row(seqs[k], i, xRowShapes[k]);
             arena.Parity = step & 1;
+            // Rows live in the arena's buffers of this iteration's set, like the body's kernel outputs: a row that the
+            // body passes through as the carry is copied out by Carry before the set is reused.
+            for (int k = 0; k < seqs.Length; k++) args[nC + nK + k] = Row(seqs[k], i, rowAvals[k], arena, body.InputSlot(nC + nK + k));
             var r = body.Execute(args, arena);
             for (int c = 0; c < nK; c++)
                 args[nC + c] = arena.Carry(r[c]);
             for (int k = 0; k < nys; k++)
             {
                 var y = r[nK + k].Buffer!;
-                ys[k] ??= KernelUtil.NewUninitialized(outAvals[nK + k].DType, length * yRow[k]);
+                ys[k] ??= into?.Invoke(nK + k) ?? KernelUtil.NewUninitialized(outAvals[nK + k].DType, length * yRow[k]);
                 if (y.IsSplat) KernelUtil.FillRange(ys[k]!, (long)i * yRow[k], yRow[k], y);
                 else Array.Copy(y.RawArray(), 0, ys[k]!, (long)i * yRow[k], yRow[k]);
             }
@@ -60,14 +69,14 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
         return outs;
     }
 
-    private static Tensor Row(Tensor x, int i, Shape rowShape)
+    private static Tensor Row(Tensor x, int i, Aval row, LoopArena arena, int slot)
     {
         var b = x.Buffer!;
-        int n = rowShape.Size;
-        if (b.IsSplat) return new Tensor(KernelUtil.SplatRow(b, n), rowShape, x.WeakType);
-        var dst = KernelUtil.NewUninitialized(b.DType, n);
+        int n = row.Size;
+        if (b.IsSplat) return new Tensor(KernelUtil.SplatRow(b, n), row);
+        var dst = arena.Get(slot, row);
         Array.Copy(b.RawArray(), (long)i * n, dst, 0, n);
-        return Tensor.Own(dst, b.DType, rowShape, b.Device, x.WeakType);
+        return new Tensor(new Buffer(dst, b.DType, b.Device), row);
     }
 
 }

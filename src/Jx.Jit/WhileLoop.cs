@@ -22,7 +22,7 @@ internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Loop
     public override string Describe(Func<int, string> slotName) =>
         $"loop while {Operands(slotName)}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps";
 
-    public override Tensor[] Run(Tensor[] ins, Aval[] outAvals)
+    public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
         int nc = CondConsts, nb = BodyConsts, nCarry = ins.Length - nc - nb;
         var condArgs = new Tensor[nc + nCarry];

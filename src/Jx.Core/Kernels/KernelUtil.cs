@@ -138,7 +138,7 @@ internal static class KernelUtil
     }
 
     /// <summary>A new concrete tensor of the given aval over an array the caller will not write again.</summary>
-    public static Tensor Wrap(Array data, Aval aval, Device? device = null) => Tensor.Own(data, aval.DType, aval.Shape, device, aval.Weak);
+    public static Tensor Wrap(Array data, Aval aval, Device? device = null) => new(new Buffer(data, aval.DType, device ?? Device.Default), aval);
 
     /// <summary>A tensor with the same values in an array of its own (a splat, which has no array, is returned as is):
     /// for values that must not share storage with a buffer that will be reused or donated.</summary>

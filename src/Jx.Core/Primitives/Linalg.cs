@@ -14,6 +14,42 @@ public sealed record DotDimensionNumbers(int[] LhsContract, int[] RhsContract, i
     }
 }
 
+/// <summary>For one product's dimension numbers and operand ranks: the free dimensions of each side and the orders
+/// that make the lhs (batch, free, contract) or its transpose and the rhs (batch, contract, free) or its
+/// transpose. Parsed once per dimension-numbers parameter and operand ranks: a product in a loop does not redo it.</summary>
+internal sealed class DotLayout
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, DotLayout> Last = new();
+
+    /// <summary>The layout for a dot_general's dimension-numbers parameter (an immutable parameter list) and operand ranks.</summary>
+    public static DotLayout For(object dimensionNumbers, int lRank, int rRank)
+    {
+        if (Last.TryGetValue(dimensionNumbers, out var last) && last.LRank == lRank && last.RRank == rRank) return last;
+        var layout = new DotLayout(DotDimensionNumbers.FromParam(dimensionNumbers), lRank, rRank);
+        Last.AddOrUpdate(dimensionNumbers, layout);
+        return layout;
+    }
+
+    public readonly DotDimensionNumbers Dn;
+    public readonly int LRank, RRank;
+    public readonly int[] LFree, RFree, LPlain, LTrans, RPlain, RTrans;
+    public readonly bool LPlainIsIdentity, LTransIsIdentity, RPlainIsIdentity, RTransIsIdentity;
+
+    private DotLayout(DotDimensionNumbers dn, int lRank, int rRank)
+    {
+        Dn = dn;
+        LRank = lRank; RRank = rRank;
+        LFree = Linalg.Free(lRank, dn.LhsContract, dn.LhsBatch);
+        RFree = Linalg.Free(rRank, dn.RhsContract, dn.RhsBatch);
+        LPlain = [.. dn.LhsBatch, .. LFree, .. dn.LhsContract];
+        LTrans = [.. dn.LhsBatch, .. dn.LhsContract, .. LFree];
+        RPlain = [.. dn.RhsBatch, .. dn.RhsContract, .. RFree];
+        RTrans = [.. dn.RhsBatch, .. RFree, .. dn.RhsContract];
+        LPlainIsIdentity = Linalg.IsIdentity(LPlain); LTransIsIdentity = Linalg.IsIdentity(LTrans);
+        RPlainIsIdentity = Linalg.IsIdentity(RPlain); RTransIsIdentity = Linalg.IsIdentity(RTrans);
+    }
+}
+
 /// <summary>Linear-algebra primitives: dot_general (matrix products through BLAS or the managed kernel).</summary>
 [PrimitiveFamily]
 public static class Linalg
@@ -58,18 +94,6 @@ public static class Linalg
     private static string Describe(DotDimensionNumbers dn) =>
         $"contracting {ShapeOps.Fmt(dn.LhsContract)}×{ShapeOps.Fmt(dn.RhsContract)}, batch {ShapeOps.Fmt(dn.LhsBatch)}×{ShapeOps.Fmt(dn.RhsBatch)}";
 
-    /// <summary>Parsed dimension numbers per (immutable) parameter list, so that small products do not re-parse them.</summary>
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, DotDimensionNumbers> Parsed = new();
-
-    private static int[] FreeDims(int rank, int[] contract, int[] batch)
-    {
-        int n = rank - contract.Length - batch.Length;
-        var f = new int[n];
-        for (int i = 0, k = 0; i < rank; i++)
-            if (Array.IndexOf(contract, i) < 0 && Array.IndexOf(batch, i) < 0) f[k++] = i;
-        return f;
-    }
-
     private static int Product(Shape s, int[] dims)
     {
         int p = 1;
@@ -77,30 +101,20 @@ public static class Linalg
         return p;
     }
 
-    private static int[] Concat(int[] a, int[] b, int[] c)
-    {
-        var r = new int[a.Length + b.Length + c.Length];
-        a.CopyTo(r, 0); b.CopyTo(r, a.Length); c.CopyTo(r, a.Length + b.Length);
-        return r;
-    }
-
     /// <summary>Moves lhs to (B, M, K) and rhs to (B, K, N), copying only when the layout differs, then runs GEMMs.</summary>
     private static Tensor DotKernel(Tensor l, Tensor r, object dimensionNumbers, Aval o, Array? into)
     {
-        var dn = Parsed.GetValue(dimensionNumbers, DotDimensionNumbers.FromParam);
-        var lFree = FreeDims(l.Rank, dn.LhsContract, dn.LhsBatch);
-        var rFree = FreeDims(r.Rank, dn.RhsContract, dn.RhsBatch);
+        var lay = DotLayout.For(dimensionNumbers, l.Rank, r.Rank);
+        var dn = lay.Dn;
         int B = Product(l.Shape, dn.LhsBatch);
-        int M = Product(l.Shape, lFree);
+        int M = Product(l.Shape, lay.LFree);
         int K = Product(l.Shape, dn.LhsContract);
-        int N = Product(r.Shape, rFree);
+        int N = Product(r.Shape, lay.RFree);
         // Each operand is read in place when it is already (B, M, K) / (B, K, N) or their transposes (B, K, M) /
         // (B, N, K), which GEMM reads with a transpose flag; any other layout is copied once into (B, M, K) / (B, K, N).
-        int[] lPlain = Concat(dn.LhsBatch, lFree, dn.LhsContract), lTrans = Concat(dn.LhsBatch, dn.LhsContract, lFree);
-        int[] rPlain = Concat(dn.RhsBatch, dn.RhsContract, rFree), rTrans = Concat(dn.RhsBatch, rFree, dn.RhsContract);
-        bool transA = !IsIdentity(lPlain) && IsIdentity(lTrans), transB = !IsIdentity(rPlain) && IsIdentity(rTrans);
-        var lt = transA ? l : Arrange(l, lPlain);
-        var rt = transB ? r : Arrange(r, rPlain);
+        bool transA = !lay.LPlainIsIdentity && lay.LTransIsIdentity, transB = !lay.RPlainIsIdentity && lay.RTransIsIdentity;
+        var lt = transA || lay.LPlainIsIdentity ? l : Arrange(l, lay.LPlain);
+        var rt = transB || lay.RPlainIsIdentity ? r : Arrange(r, lay.RPlain);
         var compute = l.DType switch { DType.Float16 or DType.BFloat16 => DType.Float32, var d => d };
         Array result;
         switch (compute)
@@ -140,8 +154,8 @@ public static class Linalg
                 return Conversions.Convert(ct, o);
             }
         }
-        var res = Tensor.Own(result, compute, o.Shape, l.Buffer!.Device);
-        return res.DType == o.DType ? new Tensor(res.Buffer!, o.Shape, o.Weak) : Conversions.Convert(res, o);
+        return compute == o.DType ? new Tensor(new Buffer(result, compute, l.Buffer!.Device), o)
+            : Conversions.Convert(Tensor.Own(result, compute, o.Shape, l.Buffer!.Device), o);
     }
 
     private delegate void GemmFn<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool transA, bool transB);
@@ -149,7 +163,7 @@ public static class Linalg
     private static void BatchedGemm(float[] a, float[] b, float[] c, int B, int M, int N, int K, bool transA, bool transB) => BatchedGemm<float>(a, b, c, B, M, N, K, transA, transB, Gemm.Multiply);
     private static void BatchedGemm(double[] a, double[] b, double[] c, int B, int M, int N, int K, bool transA, bool transB) => BatchedGemm<double>(a, b, c, B, M, N, K, transA, transB, Gemm.Multiply);
 
-    private static bool IsIdentity(int[] perm)
+    internal static bool IsIdentity(int[] perm)
     {
         for (int i = 0; i < perm.Length; i++) if (perm[i] != i) return false;
         return true;
@@ -160,25 +174,24 @@ public static class Linalg
     /// scaling; small products run in parallel over the batch.</summary>
     private static void BatchedGemm<T>(T[] a, T[] b, T[] c, int B, int M, int N, int K, bool transA, bool transB, GemmFn<T> gemm) where T : unmanaged, System.Numerics.INumber<T>
     {
-        if (K == 1 && B > 1)
-        {
-            KernelUtil.For(B * M, (s, e) =>
-            {
-                for (int r = s; r < e; r++)
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<T>(b, r / M * N, N), a[r], c.AsSpan(r * N, N));
-            }, Math.Max(1, KernelUtil.ParallelThreshold / Math.Max(1, N)));
-            return;
-        }
-        if (B > 1 && (long)M * N * K < 1 << 16)
-        {
-            KernelUtil.For(B, (s, e) =>
-            {
-                for (int i = s; i < e; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K, transA, transB);
-            }, 1);
-            return;
-        }
+        if (K == 1 && B > 1) { OuterProducts(a, b, c, B, M, N); return; }
+        if (B > 1 && (long)M * N * K < 1 << 16) { SmallProductsInParallel(a, b, c, B, M, N, K, transA, transB, gemm); return; }
         for (int i = 0; i < B; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K, transA, transB);
     }
+
+    // The parallel paths are methods of their own so that their closures are allocated only when they run.
+    private static void OuterProducts<T>(T[] a, T[] b, T[] c, int B, int M, int N) where T : unmanaged, System.Numerics.INumber<T> =>
+        KernelUtil.For(B * M, (s, e) =>
+        {
+            for (int r = s; r < e; r++)
+                System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<T>(b, r / M * N, N), a[r], c.AsSpan(r * N, N));
+        }, Math.Max(1, KernelUtil.ParallelThreshold / Math.Max(1, N)));
+
+    private static void SmallProductsInParallel<T>(T[] a, T[] b, T[] c, int B, int M, int N, int K, bool transA, bool transB, GemmFn<T> gemm) where T : unmanaged, System.Numerics.INumber<T> =>
+        KernelUtil.For(B, (s, e) =>
+        {
+            for (int i = s; i < e; i++) gemm(a.AsSpan(i * M * K, M * K), b.AsSpan(i * K * N, K * N), c.AsSpan(i * M * N, M * N), M, N, K, transA, transB);
+        }, 1);
 
     private static Tensor Arrange(Tensor x, int[] perm)
     {
