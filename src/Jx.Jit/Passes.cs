@@ -2,8 +2,9 @@ namespace Jx;
 
 /// <summary>Optimization passes over a closed jaxpr: inlining of nested jit calls, algebraic simplification
 /// (x·1, x+0, convert to the same type, double transposes, reshape and broadcast chains), constant folding,
-/// common-subexpression elimination, dead-code elimination, and (when <see cref="JitOptions.HoistScanLoops"/> is on)
-/// moving scan accumulators and xs-only products out of loops. Each pass returns a new jaxpr.</summary>
+/// common-subexpression elimination, dead-code elimination, transposing loop constants that products read transposed
+/// once before the loop, and (when <see cref="JitOptions.HoistScanLoops"/> is on) moving scan accumulators and xs-only
+/// products out of loops. Each pass returns a new jaxpr.</summary>
 public static class Passes
 {
     /// <summary>Runs every pass to a fixed point (bounded).</summary>
@@ -16,8 +17,9 @@ public static class Passes
             j = Dce(Cse(FoldConstants(Simplify(j))));
             if (j.Jaxpr.Eqns.Count == before) break;
         }
-        // Scan accumulators and xs-only products move out of the loop when enabled (off by default on the CPU).
-        var hoisted = JitOptions.HoistScanLoops ? ScanHoisting.Run(j) : j;
+        // Loop constants that products read transposed are transposed once before the loop; scan accumulators and
+        // xs-only products move out of the loop when enabled (off by default on the CPU).
+        var hoisted = ScanHoisting.Run(j, JitOptions.HoistScanLoops);
         if (!ReferenceEquals(hoisted, j)) j = Dce(Cse(FoldConstants(Simplify(hoisted))));
         return j;
     }

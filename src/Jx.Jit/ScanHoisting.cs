@@ -1,25 +1,28 @@
 namespace Jx;
 
-/// <summary>Moves work out of scan loops. Accumulators (<see cref="TryHoistAccumulator"/>) become one product or sum
-/// after the loop. And the part of a scan body that depends only on the scanned inputs (xs) and the constants leaves the
-/// loop: it runs once, vectorized over all steps, before the loop, and the body reads its per-step results as new xs.
-/// In a recurrent cell <c>h' = tanh(x_t·Wx + h·Wh + b)</c> the input projection x_t·Wx becomes one
-/// [length·batch, in]·[in, hidden] product instead of one small product per step (the loop keeps h·Wh, which depends
-/// on the carry). The hoisted equations are batched with Vmap's rules, so any pure primitive can move; the pass only
-/// fires when what moves contains a product (dot_general or a convolution).
+/// <summary>Moves work out of scan loops. Always: a product that reads a loop constant in a layout the GEMM would read
+/// transposed or copy (a backward pass's δ·Whᵀ) reads a copy of the constant transposed once before the loop instead
+/// (<see cref="TryTransposeConstOperands"/>). When enabled (<see cref="JitOptions.HoistScanLoops"/>), accumulators
+/// (<see cref="TryHoistAccumulator"/>) become one product or sum after the loop, and the part of a scan body that depends
+/// only on the scanned inputs (xs) and the constants leaves the loop: it runs once, vectorized over all steps, before the
+/// loop, and the body reads its per-step results as new xs. In a recurrent cell <c>h' = tanh(x_t·Wx + h·Wh + b)</c> the
+/// input projection x_t·Wx becomes one [length·batch, in]·[in, hidden] product instead of one small product per step
+/// (the loop keeps h·Wh, which depends on the carry). The hoisted equations are batched with Vmap's rules, so any pure
+/// primitive can move; the pass only fires when what moves contains a product (dot_general or a convolution).
 ///
-/// Off by default (<see cref="JitOptions.HoistScanLoops"/>): on the 2-core development machine, whose memory bandwidth is
+/// The accumulator and xs hoisting are off by default: on the 2-core development machine, whose memory bandwidth is
 /// low, the stacked intermediates cost more memory traffic than the per-step calls they save — the RNN benchmark's
-/// forward+backward took 77–92 ms hoisted against 58–72 ms not (docs/performance.md). It is meant for backends where a
-/// per-step call is expensive (a GPU kernel launch).</summary>
+/// forward+backward took 77–92 ms hoisted against 58–72 ms not (docs/performance.md). They are meant for backends where
+/// a per-step call is expensive (a GPU kernel launch).</summary>
 internal static class ScanHoisting
 {
     private static readonly HashSet<string> WorthHoisting = ["dot_general", "conv_general_dilated"];
     private static readonly HashSet<string> NeverHoisted = ["scan", "while", "cond", "pjit", "checkpoint", "custom_jvp_call", "custom_vjp_call"];
 
     /// <summary>Rewrites every top-level scan of the program (nested scans are handled when their enclosing body is
-    /// compiled): accumulators first, then the xs-only products.</summary>
-    public static ClosedJaxpr Run(ClosedJaxpr program)
+    /// compiled): constant operands of products first, then (with <paramref name="hoistProducts"/>) accumulators and
+    /// the xs-only products.</summary>
+    public static ClosedJaxpr Run(ClosedJaxpr program, bool hoistProducts)
     {
         if (!program.Jaxpr.Eqns.Any(e => e.Primitive == ControlFlow.Scan)) return program;
         var constVars = program.Jaxpr.ConstVars.ToList();
@@ -31,14 +34,83 @@ internal static class ScanHoisting
             if (e.Primitive != ControlFlow.Scan) { eqns.Add(e); continue; }
             var scan = e;
             var after = new List<Eqn>();
-            while (TryHoistAccumulator(scan, after) is { } next) { scan = next; changed = true; }
-            if (TryHoist(scan, eqns, constVars, consts) is { } hoisted) { scan = hoisted; changed = true; }
+            if (TryTransposeConstOperands(scan, eqns) is { } plain) { scan = plain; changed = true; }
+            if (hoistProducts)
+            {
+                while (TryHoistAccumulator(scan, after) is { } next) { scan = next; changed = true; }
+                if (TryHoist(scan, eqns, constVars, consts) is { } hoisted) { scan = hoisted; changed = true; }
+            }
             eqns.Add(scan);
             eqns.AddRange(after);
         }
         if (!changed) return program;
         var j = program.Jaxpr;
         return new ClosedJaxpr(new Jaxpr(constVars.ToArray(), j.InVars.ToArray(), eqns.ToArray(), j.OutVars.ToArray()), consts.ToArray());
+    }
+
+    /// <summary>A dot_general in the body whose operand is a loop constant stored in a layout other than the GEMM's plain
+    /// one — lhs (batch, free, contract), rhs (batch, contract, free) — would be read transposed (BLAS's slower NT/TN
+    /// kernels) or copied on every step. The constant is transposed once before the loop into the plain layout, passed
+    /// to the body as a new constant, and the product's dimension numbers are renumbered for it (the output's dimension
+    /// order is unchanged). Returns the new scan equation (the transposes are appended to <paramref name="before"/>), or
+    /// null when no product qualifies.</summary>
+    private static Eqn? TryTransposeConstOperands(Eqn scan, List<Eqn> before)
+    {
+        var p = scan.Params;
+        var body = p.Get<ClosedJaxpr>("jaxpr");
+        int nC = p.Int("num_consts"), length = p.Int("length");
+        var bj = body.Jaxpr;
+        if (length < 2) return null;
+        var constIndex = new Dictionary<Var, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < nC; i++) constIndex[bj.InVars[i]] = i;
+
+        // (const index, permutation) → the new body constant, so a constant read the same way by several products is
+        // transposed once.
+        var added = new List<(int Const, int[] Perm, Var Inner, Var Outer)>();
+        var eqns = new List<Eqn>();
+        foreach (var e in bj.Eqns)
+        {
+            if (e.Primitive != Linalg.DotGeneral) { eqns.Add(e); continue; }
+            var dn = DotDimensionNumbers.FromParam(e.Params["dimension_numbers"]);
+            var ins = e.Inputs.ToArray();
+            var lhsC = dn.LhsContract; var rhsC = dn.RhsContract; var lhsB = dn.LhsBatch; var rhsB = dn.RhsBatch;
+            bool rewritten = false;
+            for (int side = 0; side < 2; side++)
+            {
+                if (ins[side] is not Var v || !constIndex.TryGetValue(v, out var ci)) continue;
+                int rank = v.Aval.Rank;
+                var batch = side == 0 ? lhsB : rhsB;
+                var contract = side == 0 ? lhsC : rhsC;
+                var free = Linalg.Free(rank, contract, batch);
+                int[] perm = side == 0 ? [.. batch, .. free, .. contract] : [.. batch, .. contract, .. free];
+                if (Linalg.IsIdentity(perm)) continue;
+                int found = added.FindIndex(a => a.Const == ci && a.Perm.AsSpan().SequenceEqual(perm));
+                if (found < 0)
+                {
+                    var shape = new Shape(perm.Select(d => v.Aval.Shape[d]).ToArray());
+                    added.Add((ci, perm, new Var(v.Aval with { Shape = shape }), new Var(scan.Inputs[ci].Aval with { Shape = shape })));
+                    found = added.Count - 1;
+                }
+                ins[side] = added[found].Inner;
+                // In the transposed operand, batch dims come first, then (lhs) free then contract, or (rhs) contract
+                // then free — each group in its original order, so the pairing with the other side is kept.
+                int nb = batch.Length, nf = free.Length, nc = contract.Length;
+                var newBatch = Enumerable.Range(0, nb).ToArray();
+                var newContract = Enumerable.Range(side == 0 ? nb + nf : nb, nc).ToArray();
+                if (side == 0) { lhsB = newBatch; lhsC = newContract; } else { rhsB = newBatch; rhsC = newContract; }
+                rewritten = true;
+            }
+            eqns.Add(rewritten
+                ? new Eqn(e.Primitive, ins, e.Params.With("dimension_numbers", new DotDimensionNumbers(lhsC, rhsC, lhsB, rhsB).ToParam()), e.Outputs.ToArray())
+                : e);
+        }
+        if (added.Count == 0) return null;
+        foreach (var a in added)
+            before.Add(new Eqn(ShapeOps.Transpose, [scan.Inputs[a.Const]], Params.Of(("permutation", a.Perm)), [a.Outer]));
+        var newBodyIn = bj.InVars.Take(nC).Concat(added.Select(a => a.Inner)).Concat(bj.InVars.Skip(nC)).ToArray();
+        var newBody = new ClosedJaxpr(new Jaxpr(bj.ConstVars.ToArray(), newBodyIn, eqns.ToArray(), bj.OutVars.ToArray()), body.Consts.ToArray());
+        var newIns = scan.Inputs.Take(nC).Concat(added.Select(a => (Atom)a.Outer)).Concat(scan.Inputs.Skip(nC)).ToArray();
+        return new Eqn(scan.Primitive, newIns, p.With("jaxpr", newBody).With("num_consts", nC + added.Count), scan.Outputs.ToArray());
     }
 
     /// <summary>An accumulator is a carry that the body only adds a per-step term to: <c>c' = c + f</c> with f a product
