@@ -79,6 +79,58 @@ public class JitLoopTests
         Assert.Equal((Np.Full([4], -1f) + Xs[1] * 100f).ToArray<float>(), y[1].ToArray<float>());
     }
 
+    private static (Tensor, Tensor) Elman(Tensor h0, Tensor w, Tensor xs, bool reverse, int unroll) =>
+        Lax.Scan((Tensor h, Tensor x) => { var n = Np.Tanh(h.Matmul(w) + x); return (n, n.Sum() * 0.5f); }, h0, xs, reverse: reverse, unroll: unroll);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnUnrolledScanRunsUStepsPerCompiledIterationAndMatchesEager(bool reverse)
+    {
+        // Length 7, unroll 3: two iterations of the body repeated three times, then one plain step.
+        var w = Random.Normal(Random.Key(1), [4, 4]) * 0.4f;
+        var xs = Random.Normal(Random.Key(2), [7, 2, 4]);
+        var h0 = Random.Normal(Random.Key(3), [2, 4]);
+        var jf = Jit((Tensor h, Tensor q, Tensor s) => Elman(h, q, s, reverse, 3));
+        Assert.Contains("unrolled ×3", jf.Lower(h0, w, xs).FusionGroups);
+        Assert.Contains("unroll=3", Jax.MakeJaxpr((Tensor h, Tensor q, Tensor s) => Elman(h, q, s, reverse, 3))(h0, w, xs).ToString());
+        var (hj, yj) = jf(h0, w, xs);
+        var (he, ye) = Elman(h0, w, xs, reverse, 1);
+        Assert.True(Np.AllClose(hj, he, 1e-6, 1e-6));
+        Assert.True(Np.AllClose(yj, ye, 1e-6, 1e-6));
+    }
+
+    [Fact]
+    public void GradientsKeepTheUnrollAndMatchEager()
+    {
+        var w = Random.Normal(Random.Key(4), [4, 4]) * 0.4f;
+        var xs = Random.Normal(Random.Key(5), [5, 2, 4]);
+        var h0 = Np.Zeros([2, 4]);
+        Func<Tensor, Tensor, Tensor> loss = (q, s) => { var (h, ys) = Elman(h0, q, s, false, 2); return h.Sum() + ys.Sum(); };
+        var text = Jax.MakeJaxpr(Grad<Tensor, Tensor>(loss))(w, xs).ToString();
+        // The forward (jvp, partially evaluated) scan and the transposed backward scan both keep unroll=2.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(text, "unroll=2").Count);
+        var gj = Jit(Grad<Tensor, Tensor>(loss))(w, xs);
+        var ge = Grad<Tensor, Tensor>((q, s) => { var (h, ys) = Elman(h0, q, s, false, 1); return h.Sum() + ys.Sum(); })(w, xs);
+        Assert.True(Np.AllClose(gj, ge, 1e-5, 1e-6));
+        // Batching keeps it too.
+        var batched = Jax.MakeJaxpr(Vmap((Tensor s) => Elman(h0, w, s, false, 2).Item1))(Np.Stack([xs, xs * 2f])).ToString();
+        Assert.Contains("unroll=2", batched);
+    }
+
+    [Fact]
+    public void UnrollTrueUnrollsTheWholeLoopAndANonPositiveUnrollIsAnError()
+    {
+        Func<Tensor, (Tensor, Tensor)> f = xs => Lax.Scan((Tensor c, Tensor x) => (c * 0.5f + x, c), Np.Zeros([4]), xs, unroll: true);
+        Assert.Contains("unroll=6", Jax.MakeJaxpr(f)(Xs).ToString());
+        var (cj, yj) = Jit(f)(Xs);
+        var (ce, ye) = f(Xs);
+        Assert.True(Np.AllClose(cj, ce, 1e-6, 1e-6));
+        Assert.True(Np.AllClose(yj, ye, 1e-6, 1e-6));
+        var e = Assert.Throws<InvalidArgumentError>(() => Lax.Scan((Tensor c, Tensor x) => (c + x, c), Np.Zeros([4]), Xs, unroll: 0));
+        Assert.Contains("positive int", e.Message);
+    }
+
     [Fact]
     public void ReverseZeroLengthSplatAndNestedScansMatchEager()
     {

@@ -13,13 +13,47 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     public int NumCarry { get; } = eqn.Params.Int("num_carry");
     public int Length { get; } = eqn.Params.Int("length");
     public bool Reverse { get; } = eqn.Params.Bool("reverse");
+    /// <summary>Steps per compiled iteration (the scan's unroll, at most its length).</summary>
+    public int Unroll { get; } = Math.Max(1, Math.Min(eqn.Params.Has("unroll") ? eqn.Params.Int("unroll") : 1, eqn.Params.Int("length")));
     /// <summary>The compiled body.</summary>
     public CpuExecutable? Body { get; private set; }
+    /// <summary>With <see cref="Unroll"/> u above 1: the body repeated u times as one program (consts, carry, u rows of
+    /// every xs → carry, u rows of every y), so that one compiled iteration runs u steps and fuses across them. The
+    /// steps left over (length mod u) run the plain body.</summary>
+    public CpuExecutable? Unrolled { get; private set; }
 
-    public override void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile) => Body = compile(BodyJaxpr, "scan_body");
+    public override void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile)
+    {
+        Body = compile(BodyJaxpr, "scan_body");
+        if (Unroll > 1) Unrolled = compile(Repeat(BodyJaxpr, Unroll), $"scan_body_x{Unroll}");
+    }
+
+    /// <summary>The body applied <paramref name="u"/> times in a row, traced into one jaxpr.</summary>
+    private ClosedJaxpr Repeat(ClosedJaxpr body, int u)
+    {
+        int nC = NumConsts, nK = NumCarry;
+        var inVars = body.Jaxpr.InVars;
+        int nX = inVars.Count - nC - nK;
+        var avals = inVars.Take(nC + nK).Select(v => v.Aval)
+            .Concat(Enumerable.Range(0, u).SelectMany(_ => inVars.Skip(nC + nK).Select(v => v.Aval))).ToArray();
+        return StagingTrace.TraceToJaxpr(flat =>
+        {
+            var consts = flat[..nC];
+            var carry = flat[nC..(nC + nK)];
+            var ys = new List<Tensor>();
+            for (int j = 0; j < u; j++)
+            {
+                var r = body.Call([.. consts, .. carry, .. flat[(nC + nK + j * nX)..(nC + nK + (j + 1) * nX)]]);
+                carry = r[..nK];
+                ys.AddRange(r[nK..]);
+            }
+            return [.. carry, .. ys];
+        }, avals, "scan_body_unrolled");
+    }
 
     public override string Describe(Func<int, string> slotName) =>
-        $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}, body of {Body?.KernelCount ?? 0} steps";
+        $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}, body of {Body?.KernelCount ?? 0} steps" +
+        (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>
     public override bool WritesFresh(int output) => output >= NumCarry;
@@ -33,31 +67,58 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
         var body = Body!;
         int nC = NumConsts, nK = NumCarry, length = Length;
         var seqs = ins[(nC + nK)..];
-        int nys = outAvals.Length - nK;
+        int nX = seqs.Length, nys = outAvals.Length - nK;
         var args = new Tensor[ins.Length];
         for (int i = 0; i < nC + nK; i++) args[i] = ins[i];
         var ys = new Array?[nys];
         var yRow = new int[nys];
         for (int k = 0; k < nys; k++) yRow[k] = outAvals[nK + k].Shape.Skip(1).Aggregate(1, (a, b) => a * b);
         var rowAvals = seqs.Select(s => new Aval(new Shape(s.Shape.Skip(1).ToArray()), s.DType, s.WeakType)).ToArray();
-        var arena = new LoopArena(body.SlotCount);
-        for (int step = 0; step < length; step++)
+        int Index(int step) => Reverse ? length - 1 - step : step;
+        void WriteY(int k, int i, Tensor value)
         {
-            int i = Reverse ? length - 1 - step : step;
-            arena.Parity = step & 1;
-            // Rows live in the arena's buffers of this iteration's set, like the body's kernel outputs: a row that the
-            // body passes through as the carry is copied out by Carry before the set is reused.
-            for (int k = 0; k < seqs.Length; k++) args[nC + nK + k] = Row(seqs[k], i, rowAvals[k], arena, body.InputSlot(nC + nK + k));
-            var r = body.Execute(args, arena);
-            for (int c = 0; c < nK; c++)
-                args[nC + c] = arena.Carry(r[c]);
-            for (int k = 0; k < nys; k++)
+            var y = value.Buffer!;
+            ys[k] ??= into?.Invoke(nK + k) ?? KernelUtil.NewUninitialized(outAvals[nK + k].DType, length * yRow[k]);
+            if (y.IsSplat) KernelUtil.FillRange(ys[k]!, (long)i * yRow[k], yRow[k], y);
+            else Array.Copy(y.RawArray(), 0, ys[k]!, (long)i * yRow[k], yRow[k]);
+        }
+
+        // Rows live in the arena's buffers of the iteration's set, like the body's kernel outputs: a row that the body
+        // passes through as the carry is copied out by Carry before the set is reused. The unrolled body has an arena of
+        // its own; a carry left in it when the plain body takes over is never overwritten (the plain body writes only
+        // into its own arena).
+        int step = 0;
+        if (Unrolled is { } unrolled)
+        {
+            int u = Unroll;
+            var arenaU = new LoopArena(unrolled.SlotCount);
+            var argsU = new Tensor[nC + nK + u * nX];
+            for (int i = 0; i < nC; i++) argsU[i] = ins[i];
+            for (int block = 0; step + u <= length; block++, step += u)
             {
-                var y = r[nK + k].Buffer!;
-                ys[k] ??= into?.Invoke(nK + k) ?? KernelUtil.NewUninitialized(outAvals[nK + k].DType, length * yRow[k]);
-                if (y.IsSplat) KernelUtil.FillRange(ys[k]!, (long)i * yRow[k], yRow[k], y);
-                else Array.Copy(y.RawArray(), 0, ys[k]!, (long)i * yRow[k], yRow[k]);
+                arenaU.Parity = block & 1;
+                for (int c = 0; c < nK; c++) argsU[nC + c] = args[nC + c];
+                for (int j = 0; j < u; j++)
+                    for (int k = 0; k < nX; k++)
+                    {
+                        int a = nC + nK + j * nX + k;
+                        argsU[a] = Row(seqs[k], Index(step + j), rowAvals[k], arenaU, unrolled.InputSlot(a));
+                    }
+                var r = unrolled.Execute(argsU, arenaU);
+                for (int c = 0; c < nK; c++) args[nC + c] = arenaU.Carry(r[c]);
+                for (int j = 0; j < u; j++)
+                    for (int k = 0; k < nys; k++) WriteY(k, Index(step + j), r[nK + j * nys + k]);
             }
+        }
+        var arena = new LoopArena(body.SlotCount);
+        for (; step < length; step++)
+        {
+            int i = Index(step);
+            arena.Parity = step & 1;
+            for (int k = 0; k < nX; k++) args[nC + nK + k] = Row(seqs[k], i, rowAvals[k], arena, body.InputSlot(nC + nK + k));
+            var r = body.Execute(args, arena);
+            for (int c = 0; c < nK; c++) args[nC + c] = arena.Carry(r[c]);
+            for (int k = 0; k < nys; k++) WriteY(k, i, r[nK + k]);
         }
         var outs = new Tensor[outAvals.Length];
         for (int c = 0; c < nK; c++) outs[c] = args[nC + c];

@@ -75,10 +75,13 @@ public static partial class Lax
     }
 
     /// <summary>Scans fn over the leading axis of xs, carrying state (lax.scan): returns the final carry and the stacked
-    /// per-step outputs. Reverse-differentiable; <paramref name="reverse"/> scans from the end.</summary>
+    /// per-step outputs. Reverse-differentiable; <paramref name="reverse"/> scans from the end. <paramref name="unroll"/>
+    /// (a positive int) is how many steps a compiled loop runs per iteration — the body is repeated that many times in
+    /// one compiled iteration, which can fuse across steps; it never changes the results.</summary>
     /// <example><code>var (last, prefix) = Lax.Scan((c, x) => (c * x, c), Tensor.Scalar(1f), Np.Array(new float[] { 1, 2, 3 }));</code></example>
     public static (TCarry Carry, TY Ys) Scan<TCarry, TX, TY>(Func<TCarry, TX, (TCarry, TY)> fn, TCarry init, TX xs, int? length = null, bool reverse = false, int unroll = 1)
     {
+        if (unroll < 1) throw new InvalidArgumentError($"Scan's unroll must be a bool or a positive int, got {unroll}.");
         var (cl, cdef) = Flat(init);
         var (xl, xdef) = Flat(xs);
         int n = length ?? (xl.Count > 0 ? xl[0].Shape[0] : throw new InvalidArgumentError("Scan needs xs or an explicit length"));
@@ -104,6 +107,16 @@ public static partial class Lax
         var outs = ControlFlow.Scan.Bind([.. consts, .. cl, .. xl],
             Params.Of(("jaxpr", j), ("num_consts", consts.Length), ("num_carry", cavals.Length), ("length", n), ("reverse", reverse), ("unroll", unroll)));
         return ((TCarry)Tree.Unflatten(cdef, outs[..cavals.Length])!, (TY)Tree.Unflatten(ydef!, outs[cavals.Length..])!);
+    }
+
+    /// <summary>Scan with <paramref name="unroll"/> as a bool (as JAX's): true unrolls the whole loop into one compiled
+    /// iteration, false is unroll 1.</summary>
+    /// <example><code>var (total, _) = Lax.Scan((c, x) => (c + x, c), Tensor.Scalar(0f), Np.Arange(4).AsType(DType.Float32), unroll: true);</code></example>
+    public static (TCarry Carry, TY Ys) Scan<TCarry, TX, TY>(Func<TCarry, TX, (TCarry, TY)> fn, TCarry init, TX xs, bool unroll, int? length = null, bool reverse = false)
+    {
+        var leaves = Flat(xs).Leaves;
+        int n = length ?? (leaves.Count > 0 && leaves[0].Rank > 0 ? leaves[0].Shape[0] : 1);
+        return Scan(fn, init, xs, length, reverse, unroll ? Math.Max(n, 1) : 1);
     }
 
     /// <summary>Maps f over the leading axis of xs, sequentially (lax.map).</summary>

@@ -90,6 +90,8 @@ public static class ControlFlow
             int nConsts = p.Int("num_consts"), nCarry = p.Int("num_carry"), length = p.Int("length");
             var carry = ins[nConsts..(nConsts + nCarry)];
             var xs = ins[(nConsts + nCarry)..];
+            if (p.Has("unroll") && p.Int("unroll") < 1)
+                throw new InvalidArgumentError($"scan's unroll must be a bool or a positive int, got {p.Int("unroll")}");
             foreach (var x in xs)
                 if (x.Rank == 0 || x.Shape[0] != length)
                     throw new ShapeError($"scan got xs with leading axis sizes {string.Join(", ", xs.Select(t => t.Rank == 0 ? "scalar" : t.Shape[0].ToString()))} but length {length}; every xs leaf must have the same leading length");
@@ -174,13 +176,14 @@ public static class Staging
         return ControlFlow.Cond.Bind([Lax.ConvertElementType(index, DType.Int32), .. allConsts, .. operands], Params.Of(("branches", new ParamList(js.ToArray()))));
     }
 
-    /// <summary>Binds scan over a flat body (consts, carry, x) → (carry, y); captured values join the constants.</summary>
-    public static Tensor[] BindScan(Func<Tensor[], Tensor[]> body, Tensor[] consts, Tensor[] carry, Tensor[] xs, int length, bool reverse)
+    /// <summary>Binds scan over a flat body (consts, carry, x) → (carry, y); captured values join the constants.
+    /// <paramref name="unroll"/> is the original scan's (a rule's new scan keeps it).</summary>
+    public static Tensor[] BindScan(Func<Tensor[], Tensor[]> body, Tensor[] consts, Tensor[] carry, Tensor[] xs, int length, bool reverse, int unroll = 1)
     {
         var avals = consts.Concat(carry).Select(c => c.Aval.Strong).Concat(xs.Select(x => x.Aval.Strong with { Shape = new Shape(x.Shape.Skip(1).ToArray()) })).ToArray();
         var (j, captured) = TraceConverted(body, avals, "scan");
         return ControlFlow.Scan.Bind([.. captured, .. consts, .. carry, .. xs],
-            Params.Of(("jaxpr", j), ("num_consts", captured.Length + consts.Length), ("num_carry", carry.Length), ("length", length), ("reverse", reverse), ("unroll", 1)));
+            Params.Of(("jaxpr", j), ("num_consts", captured.Length + consts.Length), ("num_carry", carry.Length), ("length", length), ("reverse", reverse), ("unroll", unroll)));
     }
 
     /// <summary>A jaxpr over a wider input list: original input k sits at position <paramref name="positions"/>[k]; the

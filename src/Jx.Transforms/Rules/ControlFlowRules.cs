@@ -127,6 +127,7 @@ internal static class ControlFlowRules
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
+        int unroll = p.Int("unroll");
         int nX = xs.Length - nC - nK;
         int nY = j.OutAvals.Length - nK;
         var consts = xs[..nC];
@@ -180,10 +181,10 @@ internal static class ControlFlowRules
         int primalLevel = TraceStack.Dynamic?.Level ?? 0;
         foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
         var unknown = ins.Select(v => v is Tracer t && t.Trace.Main.Level > primalLevel).ToArray();
-        var r = unknown.Any(u => u) ? ScanPartialEval(body, ins, unknown, nCo, nKo, length, reverse, nK, nY) : null;
+        var r = unknown.Any(u => u) ? ScanPartialEval(body, ins, unknown, nCo, nKo, length, reverse, unroll, nK, nY) : null;
         if (r is null)
         {
-            r = BindScanJaxpr(body, ins[..nCo], ins[nCo..(nCo + nKo)], ins[(nCo + nKo)..], length, reverse);
+            r = BindScanJaxpr(body, ins[..nCo], ins[nCo..(nCo + nKo)], ins[(nCo + nKo)..], length, reverse, unroll);
             if (unknown.Any(u => u))
             {
                 // Partial evaluation could not keep the primal outputs known (an equation of the body mixes primal and
@@ -202,9 +203,9 @@ internal static class ControlFlowRules
     }
 
     /// <summary>Binds scan over an already traced body whose constants are explicit inputs.</summary>
-    private static Tensor[] BindScanJaxpr(ClosedJaxpr body, Tensor[] consts, Tensor[] carry, Tensor[] xs, int length, bool reverse) =>
+    private static Tensor[] BindScanJaxpr(ClosedJaxpr body, Tensor[] consts, Tensor[] carry, Tensor[] xs, int length, bool reverse, int unroll) =>
         ControlFlow.Scan.Bind([.. consts, .. carry, .. xs],
-            Params.Of(("jaxpr", body), ("num_consts", consts.Length), ("num_carry", carry.Length), ("length", length), ("reverse", reverse), ("unroll", 1)));
+            Params.Of(("jaxpr", body), ("num_consts", consts.Length), ("num_carry", carry.Length), ("length", length), ("reverse", reverse), ("unroll", unroll)));
 
     /// <summary>Partial evaluation of a scan (JAX's _scan_partial_eval): given which inputs are unknown, the body's
     /// equations are split into known ones (no unknown input) and unknown ones; a carry is unknown when its initial value
@@ -214,7 +215,7 @@ internal static class ControlFlowRules
     /// scan reads the residuals and is bound with the unknown inputs (so it is staged). Returns the scan's outputs in the
     /// original order, or null (having bound nothing) when one of the first <paramref name="nKnownCarry"/> carries or
     /// <paramref name="nKnownYs"/> ys would be unknown.</summary>
-    private static Tensor[]? ScanPartialEval(ClosedJaxpr closed, Tensor[] ins, bool[] unknownIns, int nCo, int nKo, int length, bool reverse,
+    private static Tensor[]? ScanPartialEval(ClosedJaxpr closed, Tensor[] ins, bool[] unknownIns, int nCo, int nKo, int length, bool reverse, int unroll,
         int nKnownCarry, int nKnownYs)
     {
         var jx = closed.Jaxpr;
@@ -337,7 +338,7 @@ internal static class ControlFlowRules
             [.. knownK.Select(k => jx.OutVars[k]), .. knownY.Select(i => jx.OutVars[nKo + i]), .. resStacked]);
         int nCk = knownIdx.Count(i => i < nCo), nKk = knownK.Length;
         var kIns = knownIdx.Select(i => ins[i]).ToArray();
-        var knownOuts = BindScanJaxpr(new ClosedJaxpr(kj, zeroVals.ToArray()), kIns[..nCk], kIns[nCk..(nCk + nKk)], kIns[(nCk + nKk)..], length, reverse);
+        var knownOuts = BindScanJaxpr(new ClosedJaxpr(kj, zeroVals.ToArray()), kIns[..nCk], kIns[nCk..(nCk + nKk)], kIns[(nCk + nKk)..], length, reverse, unroll);
         var stacked = knownOuts[(nKk + knownY.Length)..];
 
         // The unknown scan: (residual consts, unknown consts), unknown carries, (stacked residuals, known xs read, unknown xs).
@@ -359,7 +360,7 @@ internal static class ControlFlowRules
         Tensor[] uConsts = [.. resConstIn.Select(v => ins[inIndex[v]]), .. hoisted, .. unkConstIdx.Select(i => ins[i])];
         Tensor[] uCarry = unkK.Select(k => ins[nCo + k]).ToArray();
         Tensor[] uXs = [.. stacked, .. resXs.Select(v => ins[inIndex[v]]), .. unkXIdx.Select(i => ins[i])];
-        var unknownOuts = BindScanJaxpr(new ClosedJaxpr(uj, []), uConsts, uCarry, uXs, length, reverse);
+        var unknownOuts = BindScanJaxpr(new ClosedJaxpr(uj, []), uConsts, uCarry, uXs, length, reverse, unroll);
 
         var result = new Tensor[nOut];
         int ki = 0, ui = 0;
@@ -373,6 +374,7 @@ internal static class ControlFlowRules
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
+        int unroll = p.Int("unroll");
         ins = LinearCarries(j, ins, nC, nK);
         var cIns = ins[..nC]; var kIns = ins[nC..(nC + nK)]; var xIns = ins[(nC + nK)..];
         int nX = xIns.Length;
@@ -389,7 +391,7 @@ internal static class ControlFlowRules
         Tensor[] Full(Tensor[] c, Tensor[] k, Tensor[] x, Tensor[] cl, Tensor[] kl, Tensor[] xl) =>
             [.. Merge(cIns, c, cl), .. Merge(kIns, k, kl), .. Merge(xIns.Select(i => i.IsLinear ? LinearInput.Undefined(i.Aval) : LinearInput.Known(i.Value)).ToArray(), x, xl)];
 
-        if (kKnown.Length == 0) return ScanTransposeLinear(j, cts, ins, nC, nK, length, reverse);
+        if (kKnown.Length == 0) return ScanTransposeLinear(j, cts, ins, nC, nK, length, reverse, unroll);
         // A scan with known carries (a primal loop inside a linear program, e.g. a jvp scan nested in a body):
         // 1. Forward over the known parts: the known carry before every step, stacked.
         var stackedKnown = Array.Empty<Tensor>();
@@ -402,7 +404,7 @@ internal static class ControlFlowRules
                 var x = a[(cKnown.Length + kKnown.Length)..];
                 var outs = j.Call(Full(c, k, x, Zeros(cLinAvals), Zeros(kLinAvals), Zeros(xLinAvals)));
                 return [.. kKnownIdx.Select(i => outs[i]), .. k];
-            }, cKnown, kKnown, xKnown, length, reverse);
+            }, cKnown, kKnown, xKnown, length, reverse, unroll);
             stackedKnown = fwd[kKnown.Length..];
         }
         // 2. Backward: the transposed body runs in the opposite direction, carrying linear-carry and constant cotangents.
@@ -432,7 +434,7 @@ internal static class ControlFlowRules
             var ctK = inCts[ncl..(ncl + nkl)];
             var ctX = inCts[(ncl + nkl)..];
             return [.. ctK, .. acc.Select((v, q) => Lax.Add(v, ctC[q])), .. ctX];
-        }, cKnown, [.. ctCarryLin, .. accInit], [.. xKnown, .. stackedKnown, .. ctYs], length, !reverse);
+        }, cKnown, [.. ctCarryLin, .. accInit], [.. xKnown, .. stackedKnown, .. ctYs], length, !reverse, unroll);
         var finalCtK = back[..nkl];
         var finalAcc = back[nkl..(nkl + ncl)];
         var ctXs = back[(nkl + ncl)..];
@@ -449,7 +451,7 @@ internal static class ControlFlowRules
     /// residuals), so the backward scan transposes the body jaxpr directly at each step — reading that step's residuals,
     /// never re-running the primal computation — carrying the linear carries' cotangents and the linear constants'
     /// accumulated cotangents in the opposite direction.</summary>
-    private static Tensor?[] ScanTransposeLinear(ClosedJaxpr j, Tensor[] cts, LinearInput[] ins, int nC, int nK, int length, bool reverse)
+    private static Tensor?[] ScanTransposeLinear(ClosedJaxpr j, Tensor[] cts, LinearInput[] ins, int nC, int nK, int length, bool reverse, int unroll)
     {
         var body = j.Jaxpr;
         int nIn = ins.Length, nX = nIn - nC - nK, nY = body.OutVars.Count - nK;
@@ -484,7 +486,7 @@ internal static class ControlFlowRules
                 .. acc.Select((v, q) => ctC[q] is Tensor g ? Ad.AddCotangents(v, g) : v),
                 .. ctX.Select((v, q) => v ?? ZeroOf(body.InVars[xLin[q]].Aval)),
             ];
-        }, cKnown, [.. kLin.Select(i => cts[i - nC]), .. cLin.Select(i => ZeroOf(ins[i].Aval))], [.. xKnown, .. cts[nK..]], length, !reverse);
+        }, cKnown, [.. kLin.Select(i => cts[i - nC]), .. cLin.Select(i => ZeroOf(ins[i].Aval))], [.. xKnown, .. cts[nK..]], length, !reverse, unroll);
         var result = new Tensor?[nIn];
         for (int q = 0; q < nkl; q++) result[kLin[q]] = back[q];
         for (int q = 0; q < ncl; q++) result[cLin[q]] = back[nkl + q];
@@ -545,12 +547,13 @@ internal static class ControlFlowRules
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
+        int unroll = p.Int("unroll");
         var axis = new BatchAxis(null, size);
         var consts = vals[..nC].Select((v, i) => Batching.MoveTo(v, dims[i], 0, size)).ToArray();
         var carry = vals[nC..(nC + nK)].Select((v, i) => Batching.MoveTo(v, dims[nC + i], 0, size)).ToArray();
         var seqs = vals[(nC + nK)..].Select((v, i) => Batching.MoveTo(v, dims[nC + nK + i], 1, size)).ToArray();
         var bodyDims = Enumerable.Repeat((int?)0, nC + nK + seqs.Length).ToArray();
-        var r = Staging.BindScan(a => Batching.RunBatched(j.Call, a, bodyDims, axis), consts, carry, seqs, length, reverse);
+        var r = Staging.BindScan(a => Batching.RunBatched(j.Call, a, bodyDims, axis), consts, carry, seqs, length, reverse, unroll);
         return (r, r.Select((_, i) => (int?)(i < nK ? 0 : 1)).ToArray());
     }
 
