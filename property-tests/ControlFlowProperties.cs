@@ -8,7 +8,7 @@ namespace Jx.PropertyTests;
 /// a scan equals the C# loop of its body (eager, Jit, Grad, Vmap), and a cond equals the branch its predicate takes.</summary>
 public class ControlFlowProperties
 {
-    /// <summary>A random scan: length 0–6, unroll 1–4 (or the whole loop), forward or reverse, carry and xs rows of a
+    /// <summary>A random scan: length 0–6, unroll 1–7 (clamped to the length, so sometimes the whole loop), forward or reverse, carry and xs rows of a
     /// random shape, float64 values.</summary>
     public sealed record ScanCase(int Length, int Unroll, bool Reverse, int[] Row, int Seed)
     {

@@ -838,6 +838,28 @@ public class JitProperties
         Assert.True(float.IsNegative(Jit(g)(x).ToArray<float>()[0]));
     }
 
+    // Regression test, found by ConstantOperandsMatchEager: min(−0.0, x) at x = +0.0 is −0.0 (IEEE 754-2019 minimum, as
+    // eager's MathF.Min and XLA's min); Jit gave +0.0. The same for max(+0.0, −0.0) = +0.0.
+    [Fact]
+    public void MinAndMaxOfSignedZerosMatchEager()
+    {
+        var x = Tensor.FromArray(new[] { 0f, -0f, 1f, 0f, -0f, 0f, -0f, 0f, 0f, -0f, 0f, -0f, 0f, 0f, -0f, 0f, 0f, -0f, 0f });
+        foreach (var (name, op, c) in new (string, Func<Tensor, Tensor, Tensor>, float)[]
+                 { ("min", Lax.Min, -0f), ("min", Lax.Min, 0f), ("max", Lax.Max, 0f), ("max", Lax.Max, -0f) })
+            foreach (var splat in new[] { true, false })
+            {
+                var k = splat ? Tensor.Splat(c, Shape.Scalar) : Tensor.FromArray(new[] { c }).Reshape([]);
+                Func<Tensor, Tensor> f1 = t => op(Lax.BroadcastInDim(k, t.Shape, []), t);
+                Func<Tensor, Tensor> f2 = t => op(t, Lax.BroadcastInDim(k, t.Shape, []));
+                foreach (var f in new[] { f1, f2 })
+                {
+                    var want = f(x).ToArray<float>().Select(v => BitConverter.SingleToInt32Bits(v)).ToArray();
+                    var got = Jit(f)(x).ToArray<float>().Select(v => BitConverter.SingleToInt32Bits(v)).ToArray();
+                    Assert.True(want.SequenceEqual(got), $"{name} with constant {c} ({(splat ? "splat" : "dense")}): eager [{string.Join(", ", f(x).ToArray<float>())}] vs jit [{string.Join(", ", Jit(f)(x).ToArray<float>())}]");
+                }
+            }
+    }
+
     // Regression test. Was a bug, now fixed: the Simplify pass rewrites x + 0.0 to x, but -0.0 + 0.0 is +0.0 in IEEE arithmetic (x - 0.0 -> x and x + (-0.0) -> x are exact; x + 0.0 -> x is not): eager gives +0.0, Jit gives -0.0
     [Fact]
     public void AddingZeroKeepsIEEESemantics()

@@ -335,4 +335,27 @@ public class GemmTests
         Assert.Throws<ShapeError>(() => Np.DotGeneral(Np.Zeros([2, 3, 4]), Np.Zeros([3, 4, 5]), new([2], [1], [0], [0])));
         Assert.Throws<AxisError>(() => Np.DotGeneral(Np.Zeros([2, 3]), Np.Zeros([3, 5]), new([2], [0], [], [])));
     }
+
+    [Fact]
+    public void IntegerProductsOfOperandsStoredTransposedAreExact()
+    {
+        // lhs contracted on its first axis (stored (K, M)) and rhs on its last (stored (N, K)): the layouts the float path
+        // hands GEMM with transpose flags; the integer path must arrange them itself.
+        var a = Np.Arange(6).Reshape([3, 2]);              // int32 [K=3, M=2]
+        var b = Np.Arange(12).Reshape([4, 3]) - 5;         // int32 [N=4, K=3]
+        var c = Np.DotGeneral(a, b, new([0], [1], [], []));
+        Assert.Equal(DType.Int32, c.DType);
+        var af = a.AsType(DType.Float64).ToArray<double>();
+        var bf = b.AsType(DType.Float64).ToArray<double>();
+        var want = new int[2 * 4];
+        for (int m = 0; m < 2; m++)
+            for (int n = 0; n < 4; n++)
+            {
+                double sum = 0;
+                for (int k = 0; k < 3; k++) sum += af[k * 2 + m] * bf[n * 3 + k];
+                want[m * 4 + n] = (int)sum;
+            }
+        Assert.Equal(want, c.ToArray<int>());
+        Assert.Equal(want, Transforms.Jit((Tensor x, Tensor y) => Np.DotGeneral(x, y, new([0], [1], [], [])))(a, b).ToArray<int>());
+    }
 }

@@ -56,21 +56,23 @@ public class JitLoopTests
     {
         // The rows a scan hands its body live in reused buffers; a row that becomes the carry (read by the next
         // iteration, and by the one after through the ys) or a y must keep its values.
-        Func<Tensor, Tensor, (Tensor, Tensor, Tensor)> f = (c0, xs) =>
+        (Tensor, Tensor, Tensor) Passing(Tensor c0, Tensor xs, bool reverse, int unroll)
         {
-            var ((a, b), ys) = Lax.Scan(((Tensor A, Tensor B) c, Tensor x) => ((x, c.A), (c.B, x * 1f)), (c0, c0), xs);
+            var ((a, b), ys) = Lax.Scan(((Tensor A, Tensor B) c, Tensor x) => ((x, c.A), (c.B, x * 1f)), (c0, c0), xs, reverse: reverse, unroll: unroll);
             return (a, b, ys.Item1 + ys.Item2 * 100f);
-        };
-        var c0 = Np.Full([4], -1f);
-        foreach (var reverse in new[] { false, true })
-        {
-            Func<Tensor, Tensor, (Tensor, Tensor, Tensor)> g = reverse ? (c, xs) => f(c, Np.Flip(xs, [0])) : f;
-            var (aj, bj, yj) = Jit(g)(c0, Xs);
-            var (ae, be, ye) = g(c0, Xs);
-            Assert.Equal(ae.ToArray<float>(), aj.ToArray<float>());
-            Assert.Equal(be.ToArray<float>(), bj.ToArray<float>());
-            Assert.Equal(ye.ToArray<float>(), yj.ToArray<float>());
         }
+        Func<Tensor, Tensor, (Tensor, Tensor, Tensor)> f = (c0, xs) => Passing(c0, xs, false, 1);
+        var c0 = Np.Full([4], -1f);
+        // Forward and reverse, one step per iteration and unrolled (2 and 4 steps per iteration, with a remainder).
+        foreach (var reverse in new[] { false, true })
+            foreach (var unroll in new[] { 1, 2, 4 })
+            {
+                var (aj, bj, yj) = Jit((Tensor c, Tensor xs) => Passing(c, xs, reverse, unroll))(c0, Xs);
+                var (ae, be, ye) = Passing(c0, Xs, reverse, 1);
+                Assert.Equal(ae.ToArray<float>(), aj.ToArray<float>());
+                Assert.Equal(be.ToArray<float>(), bj.ToArray<float>());
+                Assert.Equal(ye.ToArray<float>(), yj.ToArray<float>());
+            }
         // By hand: the final carry is (x_5, x_4); ys row i is (b_i, x_i) with b_i = x_{i-2} (−1 for i < 2).
         var (a5, b5, y) = Jit(f)(c0, Xs);
         Assert.Equal(Xs[5].ToArray<float>(), a5.ToArray<float>());

@@ -20,7 +20,8 @@ internal sealed class BufferPlan
     /// may return a view of an operand; <see cref="DonationPlan"/> relies on the same list).</summary>
     internal static readonly HashSet<string> FreshResultLibraryOps = ["dot_general", "conv_general_dilated"];
 
-    /// <summary>Per slot: the planned buffer's index, or -1 (allocated per call, or not a kernel output).</summary>
+    /// <summary>Per slot: the planned buffer's index, or -1 (allocated per call, or not written by a kernel, a float
+    /// product or a scan's ys).</summary>
     private readonly int[] _slotBuffer;
     private readonly Aval[] _buffers;
     private readonly ConcurrentBag<Array?[]> _pool = [];

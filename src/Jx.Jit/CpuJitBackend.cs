@@ -82,9 +82,9 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
     /// <see cref="DonationPlan"/> allows.</summary>
     public Tensor[] Run(Tensor[] args, bool[]? donated) => Execute(args, null, donation.Assign(args, donated));
 
-    /// <summary>Runs the program; with an <paramref name="arena"/> (a loop body), kernel outputs are written into the
-    /// arena's reused buffers instead of fresh arrays; outputs in <paramref name="into"/> are written into donated
-    /// arrays.</summary>
+    /// <summary>Runs the program; with an <paramref name="arena"/> (a loop body), the outputs of its kernels, products
+    /// and nested loops' ys are written into the arena's reused buffers instead of fresh arrays; outputs in
+    /// <paramref name="into"/> are written into donated arrays.</summary>
     internal Tensor[] Execute(Tensor[] args, LoopArena? arena, Dictionary<int, Array>? into = null)
     {
         CheckConstantsNotDonated();

@@ -30,14 +30,17 @@ public static class JitRuntime
     [MethodImpl(Inline)] public static uint Rem(uint a, uint b) => b == 0 ? a : a % b;
     [MethodImpl(Inline)] public static float Rem(float a, float b) => a % b;
     [MethodImpl(Inline)] public static double Rem(double a, double b) => a % b;
-    [MethodImpl(Inline)] public static float Max(float a, float b) => MathF.Max(a, b);
-    [MethodImpl(Inline)] public static double Max(double a, double b) => Math.Max(a, b);
+    // Float max/min are IEEE 754-2019 maximum/minimum (NaN propagates, −0 < +0), written out rather than calling
+    // MathF.Max/Min: .NET 10's JIT folds MathF.Min(x, −0f) with a constant second operand to a plain minss, which returns
+    // +0 for x = +0 (generated kernels pass constants as literals).
+    [MethodImpl(Inline)] public static float Max(float a, float b) => float.IsNaN(a) ? a : float.IsNaN(b) ? b : a > b ? a : b > a ? b : float.IsNegative(a) ? b : a;
+    [MethodImpl(Inline)] public static double Max(double a, double b) => double.IsNaN(a) ? a : double.IsNaN(b) ? b : a > b ? a : b > a ? b : double.IsNegative(a) ? b : a;
     [MethodImpl(Inline)] public static int Max(int a, int b) => Math.Max(a, b);
     [MethodImpl(Inline)] public static long Max(long a, long b) => Math.Max(a, b);
     [MethodImpl(Inline)] public static uint Max(uint a, uint b) => Math.Max(a, b);
     [MethodImpl(Inline)] public static bool Max(bool a, bool b) => a | b;
-    [MethodImpl(Inline)] public static float Min(float a, float b) => MathF.Min(a, b);
-    [MethodImpl(Inline)] public static double Min(double a, double b) => Math.Min(a, b);
+    [MethodImpl(Inline)] public static float Min(float a, float b) => float.IsNaN(a) ? a : float.IsNaN(b) ? b : a < b ? a : b < a ? b : float.IsNegative(a) ? a : b;
+    [MethodImpl(Inline)] public static double Min(double a, double b) => double.IsNaN(a) ? a : double.IsNaN(b) ? b : a < b ? a : b < a ? b : double.IsNegative(a) ? a : b;
     [MethodImpl(Inline)] public static int Min(int a, int b) => Math.Min(a, b);
     [MethodImpl(Inline)] public static long Min(long a, long b) => Math.Min(a, b);
     [MethodImpl(Inline)] public static uint Min(uint a, uint b) => Math.Min(a, b);

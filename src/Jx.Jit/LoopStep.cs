@@ -28,14 +28,15 @@ internal abstract class LoopStep(Eqn eqn, object[] inputs, int[] outSlots) : Ste
         $"({string.Join(", ", Inputs.Select(i => i is int s ? slotName(s) : i.ToString()))}) -> {string.Join(", ", OutSlots.Select(slotName))}";
 }
 
-/// <summary>Output buffers of a loop body's kernels, reused across iterations: slot s of iteration i lives in set
-/// i mod 2. A value produced in iteration i is therefore intact while iteration i + 1 reads it.</summary>
+/// <summary>Buffers of a loop body's values, reused across iterations: the outputs of its kernels and products, the
+/// ys of loops nested in it, and the xs rows a scan hands it. Slot s of iteration i lives in set i mod 2, so a value
+/// produced in iteration i is intact while iteration i + 1 reads it.</summary>
 internal sealed class LoopArena(int slots)
 {
     private readonly Array?[] _even = new Array?[slots], _odd = new Array?[slots];
     public int Parity { get; set; }
 
-    /// <summary>The buffer for a kernel output in the current set, allocated on first use.</summary>
+    /// <summary>The buffer for a slot's value in the current set, allocated on first use.</summary>
     public Array Get(int slot, Aval aval)
     {
         var set = Parity == 0 ? _even : _odd;

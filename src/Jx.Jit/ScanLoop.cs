@@ -2,10 +2,11 @@ namespace Jx;
 
 /// <summary>A scan in a compiled program: the loop runs in the executor around the body's own compiled program (its
 /// fused kernels and library calls), with no per-iteration dispatch through primitives. Row i of every xs is copied
-/// straight out of its buffer (splat buffers, such as zero tangents, stay splats), every y is written straight into its
-/// stacked result, and the body's kernel outputs live in a <see cref="LoopArena"/>: two sets of buffers used on
-/// alternate iterations, so the carry produced by one iteration is read by the next while the iteration after that
-/// overwrites the older set.</summary>
+/// out of its buffer into a buffer of the loop's <see cref="LoopArena"/> (splat buffers, such as zero tangents, stay
+/// splats), every y is written straight into its stacked result (a reused buffer of the enclosing program when it
+/// plans one), and the body's kernel outputs live in the arena too: two sets of buffers used on alternate iterations,
+/// so the carry produced by one iteration is read by the next while the iteration after that overwrites the older set.
+/// With unroll u, blocks of u steps run the body repeated u times as one program.</summary>
 internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopStep(eqn, inputs, outSlots)
 {
     public ClosedJaxpr BodyJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("jaxpr");

@@ -77,7 +77,7 @@ public static partial class Lax
     /// <summary>Scans fn over the leading axis of xs, carrying state (lax.scan): returns the final carry and the stacked
     /// per-step outputs. Reverse-differentiable; <paramref name="reverse"/> scans from the end. <paramref name="unroll"/>
     /// (a positive int) is how many steps a compiled loop runs per iteration — the body is repeated that many times in
-    /// one compiled iteration, which can fuse across steps; it never changes the results.</summary>
+    /// one compiled iteration, which can fuse across steps; it changes no result beyond the rounding of fused arithmetic.</summary>
     /// <example><code>var (last, prefix) = Lax.Scan((c, x) => (c * x, c), Tensor.Scalar(1f), Np.Array(new float[] { 1, 2, 3 }));</code></example>
     public static (TCarry Carry, TY Ys) Scan<TCarry, TX, TY>(Func<TCarry, TX, (TCarry, TY)> fn, TCarry init, TX xs, int? length = null, bool reverse = false, int unroll = 1)
     {

@@ -140,8 +140,10 @@ public static class Linalg
             }
             default:
             {
-                var a = lt.ToDoubleArray();
-                var b = rt.ToDoubleArray();
+                // The loops below read plain (B, M, K) / (B, K, N) layouts: an operand GEMM would read transposed is
+                // arranged here too.
+                var a = (transA ? Arrange(l, lay.LPlain) : lt).ToDoubleArray();
+                var b = (transB ? Arrange(r, lay.RPlain) : rt).ToDoubleArray();
                 var c = new double[B * M * N];
                 for (int bi = 0; bi < B; bi++)
                     for (int i = 0; i < M; i++)

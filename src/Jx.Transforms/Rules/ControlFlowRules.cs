@@ -127,7 +127,7 @@ internal static class ControlFlowRules
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
-        int unroll = p.Int("unroll");
+        int unroll = p.Has("unroll") ? p.Int("unroll") : 1;
         int nX = xs.Length - nC - nK;
         int nY = j.OutAvals.Length - nK;
         var consts = xs[..nC];
@@ -374,7 +374,7 @@ internal static class ControlFlowRules
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
-        int unroll = p.Int("unroll");
+        int unroll = p.Has("unroll") ? p.Int("unroll") : 1;
         ins = LinearCarries(j, ins, nC, nK);
         var cIns = ins[..nC]; var kIns = ins[nC..(nC + nK)]; var xIns = ins[(nC + nK)..];
         int nX = xIns.Length;
@@ -547,7 +547,7 @@ internal static class ControlFlowRules
         var j = p.Get<ClosedJaxpr>("jaxpr");
         int nC = p.Int("num_consts"), nK = p.Int("num_carry"), length = p.Int("length");
         bool reverse = p.Bool("reverse");
-        int unroll = p.Int("unroll");
+        int unroll = p.Has("unroll") ? p.Int("unroll") : 1;
         var axis = new BatchAxis(null, size);
         var consts = vals[..nC].Select((v, i) => Batching.MoveTo(v, dims[i], 0, size)).ToArray();
         var carry = vals[nC..(nC + nK)].Select((v, i) => Batching.MoveTo(v, dims[nC + i], 0, size)).ToArray();
