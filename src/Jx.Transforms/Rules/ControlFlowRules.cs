@@ -508,37 +508,33 @@ internal static class ControlFlowRules
         if (e.Primitive != ControlFlow.Scan) return e.Outputs.Select(_ => true).ToArray();
         var body = e.Params.Get<ClosedJaxpr>("jaxpr").Jaxpr;
         int nC = e.Params.Int("num_consts"), nK = e.Params.Int("num_carry");
+        var inner = CarryFixedPoint(body, inDep, nC, nK);
+        return [.. Enumerable.Range(0, nK).Select(k => inDep[nC + k]), .. body.OutVars.Skip(nK).Select(o => o is Var v && inner.Contains(v))];
+    }
+
+    /// <summary>Propagates a property of a scan body's inputs (depends on a set, is linear) through its equations to a
+    /// fixed point over the carries: a carry gets the property when the body's new carry has it. Marks those carries in
+    /// <paramref name="flags"/> (per body input) and returns the body values that have the property.</summary>
+    private static HashSet<Var> CarryFixedPoint(Jaxpr body, bool[] flags, int nC, int nK)
+    {
         while (true)
         {
             var inner = new HashSet<Var>(ReferenceEqualityComparer.Instance);
-            for (int i = 0; i < body.InVars.Count; i++) if (inDep[i]) inner.Add(body.InVars[i]);
+            for (int i = 0; i < body.InVars.Count; i++) if (flags[i]) inner.Add(body.InVars[i]);
             foreach (var be in body.Eqns)
                 if (OutputsDependOn(be, inner) is { } d)
                     for (int q = 0; q < d.Length; q++) if (d[q]) inner.Add(be.Outputs[q]);
             bool changed = false;
             for (int k = 0; k < nK; k++)
-                if (!inDep[nC + k] && body.OutVars[k] is Var ov && inner.Contains(ov)) { inDep[nC + k] = true; changed = true; }
-            if (!changed)
-                return [.. Enumerable.Range(0, nK).Select(k => inDep[nC + k]), .. body.OutVars.Skip(nK).Select(o => o is Var v && inner.Contains(v))];
+                if (!flags[nC + k] && body.OutVars[k] is Var ov && inner.Contains(ov)) { flags[nC + k] = true; changed = true; }
+            if (!changed) return inner;
         }
     }
 
     private static LinearInput[] LinearCarries(ClosedJaxpr j, LinearInput[] ins, int nC, int nK)
     {
         var linear = ins.Select(i => i.IsLinear).ToArray();
-        var body = j.Jaxpr;
-        while (true)
-        {
-            var lin = new HashSet<Var>(ReferenceEqualityComparer.Instance);
-            for (int i = 0; i < body.InVars.Count; i++) if (linear[i]) lin.Add(body.InVars[i]);
-            foreach (var e in body.Eqns)
-                if (OutputsDependOn(e, lin) is { } dep)
-                    for (int q = 0; q < dep.Length; q++) if (dep[q]) lin.Add(e.Outputs[q]);
-            bool changed = false;
-            for (int k = 0; k < nK; k++)
-                if (!linear[nC + k] && body.OutVars[k] is Var ov && lin.Contains(ov)) { linear[nC + k] = true; changed = true; }
-            if (!changed) break;
-        }
+        CarryFixedPoint(j.Jaxpr, linear, nC, nK);
         return ins.Select((i, k) => linear[k] && !i.IsLinear ? LinearInput.Undefined(i.Aval) : i).ToArray();
     }
 
