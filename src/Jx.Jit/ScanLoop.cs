@@ -25,8 +25,9 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override void CompileBodies(Func<ClosedJaxpr, string, CpuExecutable> compile)
     {
-        Body = compile(BodyJaxpr, "scan_body");
         if (Unroll > 1) Unrolled = compile(Repeat(BodyJaxpr, Unroll), $"scan_body_x{Unroll}");
+        // The plain body runs only the steps left over by the unrolled blocks (all of them without unroll).
+        if (Unrolled is null || Length % Unroll != 0) Body = compile(BodyJaxpr, "scan_body");
     }
 
     /// <summary>The body applied <paramref name="u"/> times in a row, traced into one jaxpr.</summary>
@@ -53,7 +54,8 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     }
 
     public override string Describe(Func<int, string> slotName) =>
-        $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}, body of {Body?.KernelCount ?? 0} steps" +
+        $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>
@@ -65,7 +67,6 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
-        var body = Body!;
         int nC = NumConsts, nK = NumCarry, length = Length;
         var seqs = ins[(nC + nK)..];
         int nX = seqs.Length, nys = outAvals.Length - nK;
@@ -111,15 +112,19 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
                     for (int k = 0; k < nys; k++) WriteY(k, Index(step + j), r[nK + j * nys + k]);
             }
         }
-        var arena = new LoopArena(body.SlotCount);
-        for (; step < length; step++)
+        if (step < length)
         {
-            int i = Index(step);
-            arena.Parity = step & 1;
-            for (int k = 0; k < nX; k++) args[nC + nK + k] = Row(seqs[k], i, rowAvals[k], arena, body.InputSlot(nC + nK + k));
-            var r = body.Execute(args, arena);
-            for (int c = 0; c < nK; c++) args[nC + c] = arena.Carry(r[c]);
-            for (int k = 0; k < nys; k++) WriteY(k, i, r[nK + k]);
+            var body = Body!;
+            var arena = new LoopArena(body.SlotCount);
+            for (; step < length; step++)
+            {
+                int i = Index(step);
+                arena.Parity = step & 1;
+                for (int k = 0; k < nX; k++) args[nC + nK + k] = Row(seqs[k], i, rowAvals[k], arena, body.InputSlot(nC + nK + k));
+                var r = body.Execute(args, arena);
+                for (int c = 0; c < nK; c++) args[nC + c] = arena.Carry(r[c]);
+                for (int k = 0; k < nys; k++) WriteY(k, i, r[nK + k]);
+            }
         }
         var outs = new Tensor[outAvals.Length];
         for (int c = 0; c < nK; c++) outs[c] = args[nC + c];
