@@ -59,6 +59,31 @@ public class JitCacheTests
     }
 
     [Fact]
+    public void TieredCompilationLoadsAProgramCompiledBeforeInsteadOfInterpretingIt()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "jx-cache-test-" + Guid.NewGuid().ToString("N"));
+        var x = Np.Array(new float[] { 0.5f, -1f, 2f });
+        var prev = JitOptions.Tiered;
+        try
+        {
+            WithCacheDir(dir, () =>
+            {
+                JitOptions.Tiered = false;
+                var expected = Program()(x).ToArray<float>();
+                Assert.Single(Directory.GetFiles(dir, "*.program"));
+                JitOptions.Tiered = true;
+                int hits = RoslynCompiler.DiskHits, compiles = RoslynCompiler.CompileCount;
+                var y = Program()(x); // a fresh jitted function: its first call loads the compiled program, synchronously
+                Assert.Equal(hits + 1, RoslynCompiler.DiskHits);
+                Assert.Equal(compiles, RoslynCompiler.CompileCount);
+                Assert.Equal(expected, y.ToArray<float>());
+                return 0;
+            });
+        }
+        finally { JitOptions.Tiered = prev; }
+    }
+
+    [Fact]
     public void TieredCompilationAnswersBeforeTheCompilerFinishes()
     {
         var prev = JitOptions.Tiered;

@@ -19,6 +19,9 @@ public sealed class CpuJitBackend : IJitBackend
         ControlFlow.BodyRunner = j => new CpuJitBackend().Compile(j, "body").Run;
     }
 
+    /// <summary>Whether this program was compiled into the disk cache before: compiling it is then loading it.</summary>
+    public bool IsCompiledOnDisk(ClosedJaxpr jaxpr) => RoslynCompiler.HasProgram(jaxpr.ToString());
+
     public IExecutable Compile(ClosedJaxpr jaxpr, string name)
     {
         var optimized = Passes.Optimize(jaxpr);
@@ -37,17 +40,23 @@ public sealed class CpuJitBackend : IJitBackend
         {
             var asm = RoslynCompiler.Compile(source, name);
             var type = asm.GetType("JxProgram")!;
+            var methods = new System.Reflection.MethodInfo[kernels.Count];
             for (int i = 0; i < kernels.Count; i++)
             {
-                var m = type.GetMethod(kernels[i].Kernel.Name)!;
+                var m = methods[i] = type.GetMethod(kernels[i].Kernel.Name)!;
                 kernels[i].Compiled = m.CreateDelegate<Action<nint[], long, long>>();
                 kernels[i].InputSlots = slotLists[i].ToArray();
             }
+            // The runtime compiles each kernel to machine code on its first run, one after another (about 1 ms each):
+            // compile them now, on all cores.
+            if (methods.Length > 1)
+                Parallel.ForEach(methods, m => System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle));
         }
         // Loop bodies are programs of their own, compiled now and run by the loop step without primitive dispatch.
         foreach (var loop in plan.Steps.OfType<LoopStep>())
             loop.CompileBodies((j, suffix) => (CpuExecutable)Compile(j, name + "_" + suffix));
         var exe = new CpuExecutable(plan, BufferPlan.For(plan), DonationPlan.For(plan), optimized, source);
+        RoslynCompiler.MarkProgram(jaxpr.ToString());
         if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
         {
             Directory.CreateDirectory(dir);

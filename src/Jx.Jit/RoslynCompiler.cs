@@ -22,15 +22,33 @@ internal static class RoslynCompiler
         return refs.ToArray();
     });
 
-    public static string CacheDir =>
-        Environment.GetEnvironmentVariable("JX_CACHE_DIR") is { Length: > 0 } d ? d
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "jx");
+    public static string CacheDir => JxCache.Directory;
 
     private static string VersionTag => $"{typeof(Tensor).Assembly.ManifestModule.ModuleVersionId}-{typeof(JitRuntime).Assembly.ManifestModule.ModuleVersionId}-{Environment.Version}";
 
     public static int CompileCount;
     /// <summary>How many programs were loaded from the disk cache instead of compiled.</summary>
     public static int DiskHits;
+
+    /// <summary>Whether a program with this jaxpr text was compiled into the disk cache before (by this version of Jx
+    /// and the runtime).</summary>
+    public static bool HasProgram(string jaxprText) => File.Exists(ProgramMarker(jaxprText));
+
+    /// <summary>Records in the disk cache that the program with this jaxpr text has its kernels there.</summary>
+    public static void MarkProgram(string jaxprText)
+    {
+        var path = ProgramMarker(jaxprText);
+        if (File.Exists(path)) return;
+        try
+        {
+            Directory.CreateDirectory(CacheDir);
+            File.WriteAllBytes(path, []);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    private static string ProgramMarker(string jaxprText) =>
+        Path.Combine(CacheDir, Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(VersionTag + "\n" + jaxprText)))[..32] + ".program");
 
     public static Assembly Compile(string source, string name, bool useCache = true)
     {

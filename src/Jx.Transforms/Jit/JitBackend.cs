@@ -24,6 +24,11 @@ public interface IJitBackend
 {
     string Name { get; }
     IExecutable Compile(ClosedJaxpr jaxpr, string name);
+
+    /// <summary>Whether compiling <paramref name="jaxpr"/> now should be quick because its code is already in a disk
+    /// cache. Tiered compilation (<see cref="JitOptions.Tiered"/>) then compiles at once instead of interpreting the
+    /// first calls while a compiler starts. A wrong guess costs only time. By default false.</summary>
+    bool IsCompiledOnDisk(ClosedJaxpr jaxpr) => false;
 }
 
 /// <summary>The registered jit backend (the native one of Jx.Jit when that assembly is present).</summary>

@@ -8,7 +8,8 @@ public static class JitOptions
     /// the C# compiler's cold start (≈ 3 s in a fresh process). Once the native code is ready every call runs it.
     /// Results of those first calls are the eager kernels' (they can differ from the fused kernels' in the last bits
     /// of transcendental functions). Off: every call runs compiled code, the first one waiting for the compiler.
-    /// The test suites turn it off so that they exercise the compiled code.</summary>
+    /// A program whose code is already in the disk cache (<c>JX_CACHE_DIR</c>) is loaded at once instead: its first call
+    /// runs native code. The test suites turn tiering off so that they exercise the compiled code.</summary>
     /// <example><code>JitOptions.Tiered = false; // the first call compiles before it runs</code></example>
     public static bool Tiered { get; set; } = Environment.GetEnvironmentVariable("JX_JIT_TIERED") != "0";
 
@@ -31,6 +32,7 @@ public static class Pjit
         private IExecutable? _exe;
         private Task<IExecutable>? _background;
         private readonly object _lock = new();
+        private bool? _onDisk;
         public ClosedJaxpr Jaxpr { get; } = jaxpr;
         public string Name { get; } = name;
 
@@ -55,7 +57,8 @@ public static class Pjit
             // A jitted call nested in a program that is being interpreted runs interpreted too: the enclosing
             // program's compile inlines it, so compiling it separately would only compete for the CPUs.
             if (_interpreting) return Interpret(args);
-            if (JitOptions.Tiered)
+            // With the program's code in the disk cache, compiling is loading: no interpreted first call.
+            if (JitOptions.Tiered && !(_onDisk ??= JitBackends.Current.IsCompiledOnDisk(Jaxpr)))
             {
                 Task<IExecutable> bg;
                 lock (_lock) bg = _background ??= Task.Run(() => JitBackends.Current.Compile(Jaxpr, Name));

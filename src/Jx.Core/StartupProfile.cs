@@ -1,0 +1,62 @@
+using System.Reflection;
+using System.Runtime;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Jx;
+
+/// <summary>Jx's startup profile: .NET's multicore JIT (<see cref="ProfileOptimization"/>), started when Jx.Core is
+/// loaded. The first run of a program records which methods the runtime compiled; every later run compiles them ahead
+/// on a spare core while the program starts, so the tracer, the passes and the executor are already native code when
+/// the first jitted call comes. Tracing a training step in a fresh process costs about as much JIT-compiling of Jx's
+/// own methods as everything else together, so this is what makes a warm disk cache fast.
+/// <para>The profile lives in <see cref="JxCache.Directory"/>/startup, one file per program (its entry assembly's name
+/// and location). <c>JX_STARTUP_PROFILE=0</c> turns it off. The runtime records one profile per process: a program
+/// that calls <see cref="ProfileOptimization.StartProfile"/> itself replaces Jx's. It does nothing on one core.</para>
+/// </summary>
+/// <example><code>Console.WriteLine(StartupProfile.Path ?? "off"); // the profile this process records and replays</code></example>
+public static class StartupProfile
+{
+    /// <summary>The profile file this process records (and replayed, if it existed at start), or null when the
+    /// profile is off (<c>JX_STARTUP_PROFILE=0</c>, one core, no entry assembly, or a cache folder that cannot be
+    /// created).</summary>
+    public static string? Path { get; private set; }
+
+    /// <summary>Whether a profile recorded by an earlier run of this program was there to replay at start.</summary>
+    public static bool Replayed { get; private set; }
+
+    // A library's module initializer (CA2255) on purpose: the profile must start before Jx's own methods are compiled,
+    // that is when Jx.Core loads; it only starts the runtime's recorder, and JX_STARTUP_PROFILE=0 turns it off.
+#pragma warning disable CA2255
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Start()
+    {
+        if (Environment.GetEnvironmentVariable("JX_STARTUP_PROFILE") == "0" || Environment.ProcessorCount < 2) return;
+        if (Assembly.GetEntryAssembly() is not { } entry) return;
+        var dir = System.IO.Path.Combine(JxCache.Directory, "startup");
+        var name = FileName(entry.GetName().Name ?? "app", entry.Location);
+        try
+        {
+            System.IO.Directory.CreateDirectory(dir);
+            Replayed = File.Exists(System.IO.Path.Combine(dir, name));
+            ProfileOptimization.SetProfileRoot(dir);
+            ProfileOptimization.StartProfile(name);
+            Path = System.IO.Path.Combine(dir, name);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            // No writable cache folder: run without the profile, as the runtime would by default.
+        }
+    }
+
+    /// <summary>The profile's file name for a program: its entry assembly's name and a hash of that assembly's
+    /// location, so two programs (or two test hosts built in different folders) never share a profile.</summary>
+    internal static string FileName(string assemblyName, string location)
+    {
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(location)))[..12].ToLowerInvariant();
+        var safe = new string(assemblyName.Select(c => char.IsLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
+        return $"{safe}-{hash}.jitprofile";
+    }
+}
