@@ -70,7 +70,9 @@ public class JitCacheTests
             {
                 JitOptions.Tiered = false;
                 var expected = Program()(x).ToArray<float>();
-                Assert.Single(Directory.GetFiles(dir, "*.program"));
+                var marker = Assert.Single(Directory.GetFiles(dir, "*.program"));
+                // The marker names the program's compiled assembly in the cache.
+                Assert.Equal(Path.GetFileNameWithoutExtension(Assert.Single(Directory.GetFiles(dir, "*.dll"))), Assert.Single(File.ReadAllLines(marker)));
                 JitOptions.Tiered = true;
                 int hits = RoslynCompiler.DiskHits, compiles = RoslynCompiler.CompileCount;
                 var y = Program()(x); // a fresh jitted function: its first call loads the compiled program, synchronously

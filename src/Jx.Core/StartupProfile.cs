@@ -51,6 +51,18 @@ public static class StartupProfile
         }
     }
 
+    private static int _stopped;
+
+    /// <summary>Stops recording (the runtime writes the profile now) before Jx runs the C# compiler for the first time
+    /// in this process. A later run that finds its programs in the disk cache never runs the compiler, and replaying
+    /// the compiler's thousands of methods would keep the spare core busy with code it will not call.</summary>
+    internal static void StopBeforeCompiler()
+    {
+        if (Path is null || Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        try { ProfileOptimization.StartProfile(null); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException) { }
+    }
+
     /// <summary>The profile's file name for a program: its entry assembly's name and a hash of that assembly's
     /// location, so two programs (or two test hosts built in different folders) never share a profile.</summary>
     internal static string FileName(string assemblyName, string location)

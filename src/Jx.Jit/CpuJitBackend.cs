@@ -22,7 +22,43 @@ public sealed class CpuJitBackend : IJitBackend
     /// <summary>Whether this program was compiled into the disk cache before: compiling it is then loading it.</summary>
     public bool IsCompiledOnDisk(ClosedJaxpr jaxpr) => RoslynCompiler.HasProgram(jaxpr.ToString());
 
+    /// <summary>The hashes of the assemblies the current top-level compile (on this thread) has loaded or compiled:
+    /// its own and its loop bodies'; the disk cache's marker of the program lists them.</summary>
+    [ThreadStatic] private static List<string>? _assemblies;
+
     public IExecutable Compile(ClosedJaxpr jaxpr, string name)
+    {
+        bool top = _assemblies is null;
+        if (!top) return CompileProgram(jaxpr, name);
+        var text = jaxpr.ToString();
+        _assemblies = [];
+        try
+        {
+            // The executor's own methods compile to machine code on another thread (on the first compile of the
+            // process) while this one optimizes, fuses and generates code.
+            ExecutorWarmUp.Value.GetType();
+            var exe = CompileProgram(jaxpr, name);
+            RoslynCompiler.MarkProgram(text, _assemblies);
+            return exe;
+        }
+        finally { _assemblies = null; }
+    }
+
+    /// <summary>Compiles the executor's methods to machine code on another thread, once per process, so that the first
+    /// program run does not wait for the runtime's JIT compiler (a run found in the disk cache is otherwise tens of
+    /// milliseconds of compiling them one by one).</summary>
+    private static readonly Lazy<Task> ExecutorWarmUp = new(() => Task.Run(() =>
+    {
+        foreach (var type in new[] { typeof(CpuExecutable), typeof(BufferPlan), typeof(DonationPlan), typeof(KernelUtil) })
+            foreach (var m in type.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic |
+                                              System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static |
+                                              System.Reflection.BindingFlags.DeclaredOnly))
+                if (!m.IsAbstract && !m.ContainsGenericParameters)
+                    try { System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle); }
+                    catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException) { }
+    }));
+
+    private IExecutable CompileProgram(ClosedJaxpr jaxpr, string name)
     {
         var optimized = Passes.Optimize(jaxpr);
         var plan = Fusion.Build(optimized);
@@ -38,25 +74,20 @@ public sealed class CpuJitBackend : IJitBackend
         var source = src.ToString();
         if (kernels.Count > 0)
         {
-            var asm = RoslynCompiler.Compile(source, name);
+            var asm = RoslynCompiler.Compile(source, name, out var hash);
+            _assemblies?.Add(hash);
             var type = asm.GetType("JxProgram")!;
-            var methods = new System.Reflection.MethodInfo[kernels.Count];
             for (int i = 0; i < kernels.Count; i++)
             {
-                var m = methods[i] = type.GetMethod(kernels[i].Kernel.Name)!;
+                var m = type.GetMethod(kernels[i].Kernel.Name)!;
                 kernels[i].Compiled = m.CreateDelegate<Action<nint[], long, long>>();
                 kernels[i].InputSlots = slotLists[i].ToArray();
             }
-            // The runtime compiles each kernel to machine code on its first run, one after another (about 1 ms each):
-            // compile them now, on all cores.
-            if (methods.Length > 1)
-                Parallel.ForEach(methods, m => System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle));
         }
         // Loop bodies are programs of their own, compiled now and run by the loop step without primitive dispatch.
         foreach (var loop in plan.Steps.OfType<LoopStep>())
-            loop.CompileBodies((j, suffix) => (CpuExecutable)Compile(j, name + "_" + suffix));
+            loop.CompileBodies((j, suffix) => (CpuExecutable)CompileProgram(j, name + "_" + suffix));
         var exe = new CpuExecutable(plan, BufferPlan.For(plan), DonationPlan.For(plan), optimized, source);
-        RoslynCompiler.MarkProgram(jaxpr.ToString());
         if (Environment.GetEnvironmentVariable("JX_DUMP_DIR") is { Length: > 0 } dir)
         {
             Directory.CreateDirectory(dir);

@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using System.Security.Cryptography;
 using System.Text;
@@ -34,25 +35,40 @@ internal static class RoslynCompiler
     /// and the runtime).</summary>
     public static bool HasProgram(string jaxprText) => File.Exists(ProgramMarker(jaxprText));
 
-    /// <summary>Records in the disk cache that the program with this jaxpr text has its kernels there.</summary>
-    public static void MarkProgram(string jaxprText)
+    /// <summary>Records in the disk cache that the program with this jaxpr text has its kernels there, in the
+    /// assemblies with these hashes (the program's own and its loop bodies'), one per line.</summary>
+    public static void MarkProgram(string jaxprText, IReadOnlyCollection<string> assemblies)
     {
         var path = ProgramMarker(jaxprText);
         if (File.Exists(path)) return;
         try
         {
             Directory.CreateDirectory(CacheDir);
-            File.WriteAllBytes(path, []);
+            var tmp = path + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N") + ".tmp";
+            File.WriteAllLines(tmp, assemblies);
+            File.Move(tmp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
-    private static string ProgramMarker(string jaxprText) =>
-        Path.Combine(CacheDir, Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(VersionTag + "\n" + jaxprText)))[..32] + ".program");
+    private static string ProgramMarker(string jaxprText) => Path.Combine(CacheDir, Hash(jaxprText) + ".program");
 
-    public static Assembly Compile(string source, string name, bool useCache = true)
+    private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(VersionTag + "\n" + text)))[..32];
+
+    /// <summary>Compiles every kernel of a loaded program to machine code now, on all cores (the runtime would otherwise
+    /// compile each on its first run, one after another, about 1 ms each).</summary>
+    private static void PrepareKernels(Assembly asm)
     {
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(VersionTag + "\n" + source)))[..32];
+        if (asm.GetType("JxProgram") is not { } type) return;
+        var methods = type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly);
+        Parallel.ForEach(methods, m => RuntimeHelpers.PrepareMethod(m.MethodHandle));
+    }
+
+    /// <summary>The compiled assembly of <paramref name="source"/>, from the disk cache or from Roslyn;
+    /// its kernels are compiled to machine code before it is returned. <paramref name="hash"/> names it in the cache.</summary>
+    public static Assembly Compile(string source, string name, out string hash, bool useCache = true)
+    {
+        hash = Hash(source);
         string? path = useCache ? Path.Combine(CacheDir, hash + ".dll") : null;
         if (path is not null && File.Exists(path))
         {
@@ -61,6 +77,7 @@ internal static class RoslynCompiler
                 var bytes = File.ReadAllBytes(path);
                 var asm = Load(bytes);
                 Interlocked.Increment(ref DiskHits);
+                PrepareKernels(asm);
                 return asm;
             }
             catch (Exception e) when (e is BadImageFormatException or FileLoadException or IOException)
@@ -68,6 +85,7 @@ internal static class RoslynCompiler
                 // Corrupt or stale: fall through and rewrite it.
             }
         }
+        StartupProfile.StopBeforeCompiler();
         var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest));
         var comp = CSharpCompilation.Create("JxKernels_" + hash, [tree], References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, optimizationLevel: OptimizationLevel.Release, allowUnsafe: true));
@@ -91,7 +109,9 @@ internal static class RoslynCompiler
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
-        return Load(image);
+        var compiled = Load(image);
+        PrepareKernels(compiled);
+        return compiled;
     }
 
     private static Assembly Load(byte[] image)
