@@ -46,9 +46,12 @@ public sealed class CpuJitBackend : IJitBackend
 
     /// <summary>Compiles the executor's methods to machine code on another thread, once per process, so that the first
     /// program run does not wait for the runtime's JIT compiler (a run found in the disk cache is otherwise tens of
-    /// milliseconds of compiling them one by one).</summary>
+    /// milliseconds of compiling them one by one); and loads the BLAS library and starts its threads with one product
+    /// (the first product of a process otherwise takes several milliseconds more than the next).</summary>
     private static readonly Lazy<Task> ExecutorWarmUp = new(() => Task.Run(() =>
     {
+        const int n = 256;
+        Gemm.Multiply(new float[n * n], new float[n * n], new float[n * n], n, n, n);
         foreach (var type in new[] { typeof(CpuExecutable), typeof(BufferPlan), typeof(DonationPlan), typeof(KernelUtil) })
             foreach (var m in type.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic |
                                               System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static |
