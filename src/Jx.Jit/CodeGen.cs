@@ -83,6 +83,7 @@ internal static class CodeGen
             string code = e switch
             {
                 InputExpr i => read(i.View),
+                IotaExpr i => read(i.View),
                 ConstExpr c => vector
                     ? (c.DType == DType.Bool ? $"({(c.Value != 0 ? $"Vector512<{Compute(vt)}>.AllBitsSet" : $"Vector512<{Compute(vt)}>.Zero")})" : $"Vector512.Create({Lit(c.Value, vt)})")
                     : c.Exact is long exact ? (c.DType == DType.Int64 ? $"{exact}L" : Lit(exact, c.DType))
@@ -243,6 +244,7 @@ internal static class CodeGen
             switch (e)
             {
                 case InputExpr i: ok = i.View.DType == t; break;
+                case IotaExpr: ok = false; break;
                 case ConstExpr c: ok = c.DType == t || c.DType == DType.Bool; break;
                 case OpExpr o:
                     ok = VectorOps.Contains(o.Op) && (o.DType == t || o.DType == DType.Bool);
@@ -290,8 +292,8 @@ internal static class CodeGen
     /// <summary>Generates the method body of a kernel; <paramref name="slots"/> receives the buffer slot of each pointer parameter.</summary>
     public static string Generate(Kernel k, string method, out List<int> slots)
     {
-        var views = k.Inputs().ToList();
-        slots = views.Select(v => v.Slot).Concat(k.Outputs.Select(o => o.Slot)).Distinct().ToList();
+        var views = k.Reads().ToList();
+        slots = views.Where(v => v.Slot >= 0).Select(v => v.Slot).Concat(k.Outputs.Select(o => o.Slot)).Distinct().ToList();
         return k.Reduction is null ? Elementwise(k, method, views, slots) : Reduction(k, method, views, slots);
     }
 
@@ -299,7 +301,7 @@ internal static class CodeGen
     {
         var sb = new StringBuilder();
         var types = new Dictionary<int, DType>();
-        foreach (var v in views) types[v.Slot] = v.DType;
+        foreach (var v in views) if (v.Slot >= 0) types[v.Slot] = v.DType;
         foreach (var o in k.Outputs) types[o.Slot] = o.Value.DType;
         for (int i = 0; i < slots.Count; i++)
             sb.Append($"        {Storage(types[slots[i]])}* p{slots[i]} = ({Storage(types[slots[i]])}*)P[{i}];\n");
@@ -309,6 +311,7 @@ internal static class CodeGen
     private static string ReadScalar(View v, int viewIndex, string inner, int innerStride)
     {
         string idx = innerStride == 0 ? $"o{viewIndex}" : innerStride == 1 ? $"o{viewIndex} + {inner}" : $"o{viewIndex} + (long){inner} * {innerStride}";
+        if (v.Slot < 0) return $"({Compute(v.DType)})({idx})"; // a fused iota: the index is the value
         var raw = $"p{v.Slot}[{idx}]";
         return v.DType.IsHalf() ? $"(float){raw}" : raw;
     }

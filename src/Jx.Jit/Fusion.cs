@@ -55,7 +55,7 @@ internal sealed class Plan
 }
 
 /// <summary>Groups a jaxpr's equations into kernels. Elementwise chains fuse freely; broadcast, transpose, slice, reverse,
-/// squeeze, expand_dims and contiguous reshapes become index maps (views) on reads; a reduction fuses its elementwise
+/// squeeze, expand_dims and contiguous reshapes become index maps (views) on reads; an iota becomes the index itself; a reduction fuses its elementwise
 /// producers (at most one reduction per kernel); values used more than once are materialized unless they are cheap
 /// views; everything else is a library call.</summary>
 internal static class Fusion
@@ -64,8 +64,9 @@ internal static class Fusion
     private static readonly HashSet<string> ReduceOps = ["reduce_sum", "reduce_max", "reduce_min", "reduce_prod"];
 
     internal static bool IsElementwise(Primitive p) => p.Family == "elementwise" && CodeGen.Supports(p.Name);
-    private static bool IsFusible(Eqn e) => e.Outputs.Count == 1 && (IsElementwise(e.Primitive) || ViewOps.Contains(e.Primitive.Name) || ReduceOps.Contains(e.Primitive.Name));
-    private static bool IsCheap(Eqn e) => ViewOps.Contains(e.Primitive.Name) || e.Primitive.Name is "convert_element_type" or "neg";
+    private static bool IsFusible(Eqn e) => e.Outputs.Count == 1 && (IsElementwise(e.Primitive) || ViewOps.Contains(e.Primitive.Name) ||
+                                                                  ReduceOps.Contains(e.Primitive.Name) || e.Primitive.Name == "iota");
+    private static bool IsCheap(Eqn e) => ViewOps.Contains(e.Primitive.Name) || e.Primitive.Name is "convert_element_type" or "neg" or "iota";
 
     public static Plan Build(ClosedJaxpr cj)
     {
@@ -274,6 +275,14 @@ internal sealed class ExprBuilder(Dictionary<Var, Eqn> producer, HashSet<Var> ma
                 var m = new IndexMap { LoopRank = map.LoopRank, Base = (int[])map.Base!.Clone(), Coef = map.Coef!.Select(r => (int[])r.Clone()).ToArray() };
                 foreach (var d in dims) { m.Base[d] = shape[d] - 1 - map.Base![d]; m.Coef[d] = map.Row(d).Select(c => -c).ToArray(); }
                 return Build(e.Inputs[0], m);
+            }
+            case "iota":
+            {
+                // The index along the iota's dimension is affine in the loop index (not under a flat map, where it
+                // would need a division: then the iota is materialized by a kernel of its own).
+                if (map.IsFlat) return Force(v, v, map);
+                int d = p.Int("dimension");
+                return new IotaExpr(new View(-1, map.Base![d], map.Row(d), v.Aval.DType));
             }
             case "squeeze":
             case "expand_dims":

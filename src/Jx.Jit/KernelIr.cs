@@ -18,6 +18,9 @@ internal sealed class View : IEquatable<View>
 /// <summary>A node of a kernel's per-element expression DAG (backend-neutral: CPU and CUDA code generators read it).</summary>
 internal abstract record Expr(DType DType);
 internal sealed record InputExpr(View View) : Expr(View.DType);
+/// <summary>An iota fused into its consumer: the value at loop index i is the index itself, Offset + Σ i_k·Strides[k]
+/// (the <see cref="View"/>'s slot is unused, −1), so no buffer holds it.</summary>
+internal sealed record IotaExpr(View View) : Expr(View.DType);
 /// <summary>A constant; <see cref="Exact"/> keeps 64-bit integers that a double cannot hold.</summary>
 internal sealed record ConstExpr(double Value, DType Type, long? Exact = null) : Expr(Type);
 /// <summary>An elementwise primitive applied to operands; Param carries integer_pow's y or round's method.</summary>
@@ -36,7 +39,12 @@ internal sealed class Kernel
     public required List<(Expr Value, int Slot)> Outputs { get; init; }
     public ReduceKind? Reduction { get; init; }
     public int[] ReducedDims { get; init; } = [];
-    public IEnumerable<View> Inputs()
+    /// <summary>The buffer views the kernel reads.</summary>
+    public IEnumerable<View> Inputs() => Reads(withIotas: false);
+
+    /// <summary>What the code generator indexes: the buffer views, and (with <paramref name="withIotas"/>) the affine
+    /// index maps of fused iotas, whose slot is −1.</summary>
+    public IEnumerable<View> Reads(bool withIotas = true)
     {
         var seen = new HashSet<View>();
         var stack = new Stack<Expr>(Outputs.Select(o => o.Value));
@@ -44,6 +52,7 @@ internal sealed class Kernel
         {
             var e = stack.Pop();
             if (e is InputExpr ie) { if (seen.Add(ie.View)) yield return ie.View; }
+            else if (e is IotaExpr io) { if (withIotas && seen.Add(io.View)) yield return io.View; }
             else if (e is OpExpr oe) foreach (var a in oe.Args) stack.Push(a);
         }
     }
@@ -55,6 +64,7 @@ internal sealed class Kernel
     internal static string Show(Expr e) => e switch
     {
         InputExpr i => i.View.ToString(),
+        IotaExpr i => $"iota[{i.View.Offset}; {string.Join(",", i.View.Strides)}]",
         ConstExpr c => c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
         OpExpr o => $"{o.Op}({string.Join(", ", o.Args.Select(Show))})",
         _ => "?",

@@ -1,0 +1,82 @@
+using static Jx.Transforms;
+
+namespace Jx.Tests;
+
+/// <summary>An iota under Jit is fused into the kernels that read it (the index is the value), not a library call that
+/// fills an array on every call; under a map it cannot express affinely (a reshape) it gets a kernel of its own.</summary>
+public class JitIotaFusionTests
+{
+    private static void AssertNoIotaCall(LoweredText lowered) =>
+        Assert.DoesNotContain("library iota", lowered.FusionGroups);
+
+    [Fact]
+    public void OneHotCompareFusesTheIotaIntoOneKernel()
+    {
+        var y = Np.Array(new[] { 3, 0, 9, 5 });
+        var f = Jit((Tensor labels) => Nn.OneHot(labels, 10));
+        var got = f(y);
+        Assert.Equal(Nn.OneHot(y, 10).ToArray<float>(), got.ToArray<float>());
+        var lowered = f.Lower(y);
+        AssertNoIotaCall(lowered);
+        Assert.Equal(1, lowered.KernelCount);
+        // Row i has its single 1 at column y[i].
+        var rows = got.ToArray<float>();
+        Assert.Equal(1f, rows[0 * 10 + 3]);
+        Assert.Equal(1f, rows[2 * 10 + 9]);
+        Assert.Equal(4f, rows.Sum());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void BroadcastedIotaAlongEachDimensionMatchesEager(int dimension)
+    {
+        var x = Np.Ones([3, 4, 5]);
+        Tensor F(Tensor t) => t * Lax.BroadcastedIota(DType.Float32, new Shape(3, 4, 5), dimension) + 1f;
+        var got = Jit((Func<Tensor, Tensor>)F)(x);
+        Assert.Equal(F(x).ToArray<float>(), got.ToArray<float>());
+        AssertNoIotaCall(Jit((Func<Tensor, Tensor>)F).Lower(x));
+    }
+
+    [Fact]
+    public void IotaReadThroughATransposeAndABroadcast()
+    {
+        var x = Np.Ones([4, 3]);
+        Tensor F(Tensor t) => t * Np.Transpose(Lax.BroadcastedIota(DType.Int32, new Shape(3, 4), 1)).AsType(DType.Float32)
+                               + Lax.Iota(DType.Float32, 3).BroadcastTo(new Shape(4, 3));
+        var got = Jit((Func<Tensor, Tensor>)F)(x).ToArray<float>();
+        Assert.Equal(F(x).ToArray<float>(), got);
+        // Element (i, j) = i + j.
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 3; j++) Assert.Equal(i + j, got[i * 3 + j]);
+    }
+
+    [Fact]
+    public void IotaUnderAReshapeIsMaterializedAndStillRight()
+    {
+        var x = Np.Ones([6, 2]);
+        Tensor F(Tensor t) => t + Lax.BroadcastedIota(DType.Float32, new Shape(3, 4), 1).Reshape(6, 2);
+        Assert.Equal(F(x).ToArray<float>(), Jit((Func<Tensor, Tensor>)F)(x).ToArray<float>());
+    }
+
+    [Fact]
+    public void IotaAsTheProgramOutputAndReadTwice()
+    {
+        var x = Np.Ones([2, 5]);
+        var f = Jit((Tensor t) => (Lax.BroadcastedIota(DType.Int32, new Shape(2, 5), 1), t * Lax.BroadcastedIota(DType.Float32, new Shape(2, 5), 1)));
+        var (iota, scaled) = f(x);
+        Assert.Equal(new[] { 0, 1, 2, 3, 4, 0, 1, 2, 3, 4 }, iota.ToArray<int>());
+        Assert.Equal(new[] { 0f, 1, 2, 3, 4, 0, 1, 2, 3, 4 }, scaled.ToArray<float>());
+    }
+
+    [Fact]
+    public void ArgmaxStyleReductionOverAnIota()
+    {
+        // max over columns of (iota where x > 0.5 else -1): a reduction kernel that reads an iota.
+        var x = Np.Array(new float[] { 0.1f, 0.9f, 0.7f, 0.2f, 0.6f, 0.1f }).Reshape(2, 3);
+        Tensor F(Tensor t) => Np.Where(t > 0.5f, Lax.BroadcastedIota(DType.Float32, new Shape(2, 3), 1), Np.Full([2, 3], -1f)).Max(1);
+        var got = Jit((Func<Tensor, Tensor>)F)(x).ToArray<float>();
+        Assert.Equal(new[] { 2f, 1f }, got);
+        Assert.Equal(F(x).ToArray<float>(), got);
+    }
+}
