@@ -75,7 +75,16 @@ public class JitCacheTests
                 Assert.Equal(Path.GetFileNameWithoutExtension(Assert.Single(Directory.GetFiles(dir, "*.dll"))), Assert.Single(File.ReadAllLines(marker)));
                 JitOptions.Tiered = true;
                 int hits = RoslynCompiler.DiskHits, compiles = RoslynCompiler.CompileCount;
-                var y = Program()(x); // a fresh jitted function: its first call loads the compiled program, synchronously
+                // The program is one fused kernel: an interpreted call would run (and profile) its eager primitives.
+                bool profiling = EagerProfiler.Enabled;
+                EagerProfiler.Reset();
+                EagerProfiler.Enabled = true;
+                Tensor y;
+                try { y = Program()(x); } // a fresh jitted function: its first call loads the compiled program, synchronously
+                finally { EagerProfiler.Enabled = profiling; }
+                var report = EagerProfiler.Report();
+                EagerProfiler.Reset();
+                Assert.DoesNotContain("exp ->", report);
                 Assert.Equal(hits + 1, RoslynCompiler.DiskHits);
                 Assert.Equal(compiles, RoslynCompiler.CompileCount);
                 Assert.Equal(expected, y.ToArray<float>());

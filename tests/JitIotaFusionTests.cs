@@ -79,4 +79,49 @@ public class JitIotaFusionTests
         Assert.Equal(new[] { 2f, 1f }, got);
         Assert.Equal(F(x).ToArray<float>(), got);
     }
+
+    [Fact]
+    public void TwoIotasInOneReductionWithEqualStridesInABlock()
+    {
+        // A batched Tril summed over its matrices: the kept (batch) strides of the row and column iotas are equal.
+        var x = Random.Normal(Random.Key(3), [2, 3, 3]);
+        Tensor F(Tensor t) => Np.Tril(t).Sum([1, 2]);
+        Assert.True(Np.AllClose(F(x), Jit((Func<Tensor, Tensor>)F)(x), 1e-6, 1e-6));
+        Tensor G(Tensor t) => (t * Np.Eye(3)).Sum([1, 2]); // the trace of each matrix
+        var trace = Jit((Func<Tensor, Tensor>)G)(x).ToArray<float>();
+        var xs = x.ToArray<float>();
+        for (int b = 0; b < 2; b++) Assert.Equal(xs[b * 9] + xs[b * 9 + 4] + xs[b * 9 + 8], trace[b], 5);
+        AssertNoIotaCall(Jit((Func<Tensor, Tensor>)G).Lower(x));
+    }
+
+    [Theory]
+    [InlineData(DType.Float16, 3000)] // float16 holds every integer only up to 2048
+    [InlineData(DType.BFloat16, 600)] // bfloat16 only up to 256
+    [InlineData(DType.Int64, 50)]
+    [InlineData(DType.UInt32, 50)]
+    [InlineData(DType.Float64, 50)]
+    public void IotaOfEveryTypeMatchesEager(DType dtype, int n)
+    {
+        var x = Np.Zeros([n], dtype);
+        // Subtracting the edge of the exact range shows whether the iota was rounded to its type before the arithmetic.
+        double edge = dtype == DType.Float16 ? 2048 : dtype == DType.BFloat16 ? 256 : 0;
+        Tensor F(Tensor t) => t + (Lax.Iota(dtype, n) - Np.Full([n], edge, dtype));
+        var expected = F(x).AsType(DType.Float64).ToArray<double>();
+        var got = Jit((Func<Tensor, Tensor>)F)(x).AsType(DType.Float64).ToArray<double>();
+        Assert.Equal(expected, got);
+        // Above the exact range, ties round to the even neighbour: 2049 → 2048 and 2051 → 2052 in float16, 257 → 256 and
+        // 259 → 260 in bfloat16 (a kernel that skipped the rounding would give 1 and 3).
+        if (dtype == DType.Float16) { Assert.Equal(0.0, got[2049]); Assert.Equal(4.0, got[2051]); }
+        if (dtype == DType.BFloat16) { Assert.Equal(0.0, got[257]); Assert.Equal(4.0, got[259]); }
+    }
+
+    [Fact]
+    public void IotaThroughASliceAndAReverse()
+    {
+        var x = Np.Zeros([4]);
+        Tensor F(Tensor t) => t + Np.Flip(Lax.Iota(DType.Float32, 10)[3..7]);
+        var got = Jit((Func<Tensor, Tensor>)F)(x).ToArray<float>();
+        Assert.Equal(new[] { 6f, 5f, 4f, 3f }, got);
+        Assert.Equal(F(x).ToArray<float>(), got);
+    }
 }

@@ -7,13 +7,16 @@ using System.Text;
 namespace Jx;
 
 /// <summary>Jx's startup profile: .NET's multicore JIT (<see cref="ProfileOptimization"/>), started when Jx.Core is
-/// loaded. The first run of a program records which methods the runtime compiled; every later run compiles them ahead
-/// on a spare core while the program starts, so the tracer, the passes and the executor are already native code when
-/// the first jitted call comes. Tracing a training step in a fresh process costs about as much JIT-compiling of Jx's
-/// own methods as everything else together, so this is what makes a warm disk cache fast.
+/// loaded. A run records which methods the runtime compiled; the next run of the same program compiles them ahead, on
+/// a spare core, while the program starts, so the tracer, the passes and the code generator are already machine code
+/// when the first jitted call comes. Tracing and compiling a training step in a fresh process otherwise spends most of
+/// its time in the runtime's JIT compiler, so this is what makes a warm disk cache fast. Recording stops before Jx first
+/// runs the C# compiler in a process (see <see cref="StopBeforeCompiler"/>).
 /// <para>The profile lives in <see cref="JxCache.Directory"/>/startup, one file per program (its entry assembly's name
-/// and location). <c>JX_STARTUP_PROFILE=0</c> turns it off. The runtime records one profile per process: a program
-/// that calls <see cref="ProfileOptimization.StartProfile"/> itself replaces Jx's. It does nothing on one core.</para>
+/// and location). <c>JX_STARTUP_PROFILE=0</c> turns it off. The runtime records one profile per process: Jx's replaces
+/// one the program started before Jx.Core loaded, and one the program starts later replaces Jx's; the runtime also
+/// keeps only the first profile folder a process sets. A program with a profile of its own should set
+/// <c>JX_STARTUP_PROFILE=0</c>. It does nothing on one core.</para>
 /// </summary>
 /// <example><code>Console.WriteLine(StartupProfile.Path ?? "off"); // the profile this process records and replays</code></example>
 public static class StartupProfile
@@ -33,21 +36,26 @@ public static class StartupProfile
 #pragma warning restore CA2255
     internal static void Start()
     {
-        if (Environment.GetEnvironmentVariable("JX_STARTUP_PROFILE") == "0" || Environment.ProcessorCount < 2) return;
-        if (Assembly.GetEntryAssembly() is not { } entry) return;
-        var dir = System.IO.Path.Combine(JxCache.Directory, "startup");
-        var name = FileName(entry.GetName().Name ?? "app", entry.Location);
+        // A module initializer must never throw: whatever goes wrong, the program runs without the profile, as the
+        // runtime would by default.
         try
         {
+            if (Environment.GetEnvironmentVariable("JX_STARTUP_PROFILE") == "0" || Environment.ProcessorCount < 2) return;
+            if (Assembly.GetEntryAssembly() is not { } entry) return;
+            // A single-file program's assembly has no location: its executable's path tells two programs apart.
+            var location = entry.Location is { Length: > 0 } l ? l : Environment.ProcessPath ?? AppContext.BaseDirectory;
+            var dir = System.IO.Path.Combine(JxCache.Directory, "startup");
+            var name = FileName(entry.GetName().Name ?? "app", location);
             System.IO.Directory.CreateDirectory(dir);
             Replayed = File.Exists(System.IO.Path.Combine(dir, name));
             ProfileOptimization.SetProfileRoot(dir);
             ProfileOptimization.StartProfile(name);
             Path = System.IO.Path.Combine(dir, name);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception)
         {
-            // No writable cache folder: run without the profile, as the runtime would by default.
+            Path = null;
+            Replayed = false;
         }
     }
 
@@ -60,7 +68,7 @@ public static class StartupProfile
     {
         if (Path is null || Interlocked.Exchange(ref _stopped, 1) != 0) return;
         try { ProfileOptimization.StartProfile(null); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException) { }
+        catch (Exception) { } // as at start: without a profile the program runs as the runtime would by default
     }
 
     /// <summary>The profile's file name for a program: its entry assembly's name and a hash of that assembly's

@@ -261,30 +261,30 @@ internal static class CodeGen
 
     // ---------------- dimension collapsing ----------------
 
-    /// <summary>Merges adjacent loop dims whose views are all contiguous across them (and drops size-1 dims).</summary>
-    private static (int[] Shape, Dictionary<View, int[]> Strides) Collapse(int[] shape, IEnumerable<View> views, bool[] keepBoundary)
+    /// <summary>Merges adjacent loop dims whose reads are all contiguous across them (and drops size-1 dims). Reads are
+    /// given by position (their strides over the loop dims; two reads may have equal strides) and so are the results.</summary>
+    private static (int[] Shape, int[][] Strides) Collapse(int[] shape, IReadOnlyList<int[]> reads, bool[] keepBoundary)
     {
-        var vs = views.ToList();
         var dims = new List<int>(shape);
-        var strides = vs.ToDictionary(v => v, v => new List<int>(v.Strides));
+        var strides = reads.Select(r => new List<int>(r)).ToList();
         var bounds = new List<bool>(keepBoundary);
         for (int d = dims.Count - 1; d >= 0; d--)
             if (dims[d] == 1 && dims.Count > 1)
             {
                 dims.RemoveAt(d); bounds.RemoveAt(d);
-                foreach (var v in vs) strides[v].RemoveAt(d);
+                foreach (var st in strides) st.RemoveAt(d);
             }
         for (int d = dims.Count - 2; d >= 0; d--)
         {
             if (bounds[d + 1]) continue;
             int inner = dims[d + 1];
-            if (!vs.All(v => (long)strides[v][d] == (long)strides[v][d + 1] * inner)) continue;
+            if (!strides.All(st => (long)st[d] == (long)st[d + 1] * inner)) continue;
             dims[d] *= inner;
             dims.RemoveAt(d + 1); bounds.RemoveAt(d + 1);
-            foreach (var v in vs) strides[v].RemoveAt(d);
+            foreach (var st in strides) st.RemoveAt(d);
         }
-        if (dims.Count == 0) { dims.Add(1); foreach (var v in vs) strides[v].Add(0); }
-        return (dims.ToArray(), vs.ToDictionary(v => v, v => strides[v].ToArray()));
+        if (dims.Count == 0) { dims.Add(1); foreach (var st in strides) st.Add(0); }
+        return (dims.ToArray(), strides.Select(st => st.ToArray()).ToArray());
     }
 
     // ---------------- kernels ----------------
@@ -311,10 +311,19 @@ internal static class CodeGen
     private static string ReadScalar(View v, int viewIndex, string inner, int innerStride)
     {
         string idx = innerStride == 0 ? $"o{viewIndex}" : innerStride == 1 ? $"o{viewIndex} + {inner}" : $"o{viewIndex} + (long){inner} * {innerStride}";
-        if (v.Slot < 0) return $"({Compute(v.DType)})({idx})"; // a fused iota: the index is the value
+        if (v.Slot < 0) return IotaValue(v.DType, idx); // a fused iota: the index is the value
         var raw = $"p{v.Slot}[{idx}]";
         return v.DType.IsHalf() ? $"(float){raw}" : raw;
     }
+
+    /// <summary>An iota's value at index <paramref name="idx"/>: the index in the iota's type (a half-precision iota is
+    /// rounded to its type, as eager iota is, then computed in float).</summary>
+    private static string IotaValue(DType t, string idx) => t switch
+    {
+        DType.Float16 => $"(float)(Half)(float)({idx})",
+        DType.BFloat16 => $"(float)(Jx.BFloat16)(float)({idx})",
+        _ => $"({Compute(t)})({idx})",
+    };
 
     private static string Store(DType t, string value) => t switch
     {
@@ -325,7 +334,8 @@ internal static class CodeGen
 
     private static string Elementwise(Kernel k, string method, List<View> views, List<int> slots)
     {
-        var (shape, strides) = Collapse(k.LoopShape, views, new bool[k.LoopShape.Length]);
+        var (shape, collapsed) = Collapse(k.LoopShape, views.Select(v => v.Strides).ToList(), new bool[k.LoopShape.Length]);
+        var strides = views.Select((v, i) => (v, collapsed[i])).ToDictionary(x => x.v, x => x.Item2); // views are distinct
         int r = shape.Length;
         int inner = shape[r - 1];
         bool vec = Vectorizable(k, out var vt) && views.All(v => strides[v][r - 1] is 0 or 1);
@@ -426,15 +436,14 @@ internal static class CodeGen
         var order = kept.Concat(red).ToArray();
         var permShape = order.Select(d => k.LoopShape[d]).ToArray();
         var permViews = views.Select(v => new View(v.Slot, v.Offset, order.Select(d => v.Strides[d]).ToArray(), v.DType)).ToList();
-        var boundary = new bool[order.Length];
-        if (kept.Length < order.Length) boundary[kept.Length] = true;
-        // Collapse within the kept block and within the reduced block separately.
+        // Collapse within the kept block and within the reduced block separately (by position: two reads may have
+        // equal strides within a block).
         var (keptShape, keptStrides) = Collapse(permShape[..kept.Length].DefaultIfEmpty(1).ToArray(),
-            permViews.Select(v => new View(v.Slot, v.Offset, kept.Length == 0 ? [0] : v.Strides[..kept.Length], v.DType)).ToList(), new bool[Math.Max(1, kept.Length)]);
+            permViews.Select(v => kept.Length == 0 ? [0] : v.Strides[..kept.Length]).ToList(), new bool[Math.Max(1, kept.Length)]);
         var (redShape, redStrides) = Collapse(permShape[kept.Length..].DefaultIfEmpty(1).ToArray(),
-            permViews.Select(v => new View(v.Slot, v.Offset, red.Length == 0 ? [0] : v.Strides[kept.Length..], v.DType)).ToList(), new bool[Math.Max(1, red.Length)]);
-        int[] KS(int i) => keptStrides.ElementAt(i).Value;
-        int[] RS(int i) => redStrides.ElementAt(i).Value;
+            permViews.Select(v => red.Length == 0 ? [0] : v.Strides[kept.Length..]).ToList(), new bool[Math.Max(1, red.Length)]);
+        int[] KS(int i) => keptStrides[i];
+        int[] RS(int i) => redStrides[i];
         int nk = keptShape.Length, nr = redShape.Length;
         var value = k.Outputs[0].Value;
         int outSlot = k.Outputs[0].Slot;

@@ -20,7 +20,7 @@ public sealed class CpuJitBackend : IJitBackend
     }
 
     /// <summary>Whether this program was compiled into the disk cache before: compiling it is then loading it.</summary>
-    public bool IsCompiledOnDisk(ClosedJaxpr jaxpr) => RoslynCompiler.HasProgram(jaxpr.ToString());
+    public bool IsCompiledOnDisk(ClosedJaxpr jaxpr) => RoslynCompiler.HasProgram(RoslynCompiler.ProgramKey(jaxpr));
 
     /// <summary>The hashes of the assemblies the current top-level compile (on this thread) has loaded or compiled:
     /// its own and its loop bodies'; the disk cache's marker of the program lists them.</summary>
@@ -30,7 +30,7 @@ public sealed class CpuJitBackend : IJitBackend
     {
         bool top = _assemblies is null;
         if (!top) return CompileProgram(jaxpr, name);
-        var text = jaxpr.ToString();
+        var key = RoslynCompiler.ProgramKey(jaxpr);
         _assemblies = [];
         try
         {
@@ -38,7 +38,7 @@ public sealed class CpuJitBackend : IJitBackend
             // process) while this one optimizes, fuses and generates code.
             ExecutorWarmUp.Value.GetType();
             var exe = CompileProgram(jaxpr, name);
-            RoslynCompiler.MarkProgram(text, _assemblies);
+            RoslynCompiler.MarkProgram(key, _assemblies);
             return exe;
         }
         finally { _assemblies = null; }

@@ -31,27 +31,50 @@ internal static class RoslynCompiler
     /// <summary>How many programs were loaded from the disk cache instead of compiled.</summary>
     public static int DiskHits;
 
-    /// <summary>Whether a program with this jaxpr text was compiled into the disk cache before (by this version of Jx
-    /// and the runtime).</summary>
-    public static bool HasProgram(string jaxprText) => File.Exists(ProgramMarker(jaxprText));
+    /// <summary>The key of a program's marker in the disk cache: its jaxpr's text and the values of its constants that
+    /// the kernels compile in as literals (splats); other constants are arrays the program reads at run time.</summary>
+    public static string ProgramKey(ClosedJaxpr jaxpr) =>
+        jaxpr + "\n" + string.Join(",", jaxpr.Consts.Select(c =>
+            c.IsConcrete && c.Buffer!.IsSplat ? c.Buffer.GetDouble(0).ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "array"));
 
-    /// <summary>Records in the disk cache that the program with this jaxpr text has its kernels there, in the
-    /// assemblies with these hashes (the program's own and its loop bodies'), one per line.</summary>
-    public static void MarkProgram(string jaxprText, IReadOnlyCollection<string> assemblies)
+    /// <summary>Whether the program with this key was compiled into the disk cache before (by this version of Jx and the
+    /// runtime) and the assemblies its marker lists are all there.</summary>
+    public static bool HasProgram(string key)
     {
-        var path = ProgramMarker(jaxprText);
-        if (File.Exists(path)) return;
+        try
+        {
+            var marker = ProgramMarker(key);
+            if (!File.Exists(marker)) return false;
+            var hashes = File.ReadAllLines(marker);
+            return hashes.Length > 0 && hashes.All(h => File.Exists(Path.Combine(CacheDir, h + ".dll")));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>Records in the disk cache that the program with this key has its kernels there, in the assemblies with
+    /// these hashes (the program's own and its loop bodies'), one per line.</summary>
+    public static void MarkProgram(string key, IReadOnlyCollection<string> assemblies)
+    {
+        if (assemblies.Count == 0) return; // nothing compiled: nothing to load
+        var path = ProgramMarker(key);
+        if (!File.Exists(path)) WriteAtomically(path, tmp => File.WriteAllLines(tmp, assemblies));
+    }
+
+    private static string ProgramMarker(string key) => Path.Combine(CacheDir, Hash(key) + ".program");
+
+    /// <summary>Writes a cache file through a temporary file and a rename, so that a reader never sees it half written;
+    /// a cache folder that cannot be written is ignored (the cache is an optimization).</summary>
+    private static void WriteAtomically(string path, Action<string> write)
+    {
         try
         {
             Directory.CreateDirectory(CacheDir);
             var tmp = path + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllLines(tmp, assemblies);
+            write(tmp);
             File.Move(tmp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
-
-    private static string ProgramMarker(string jaxprText) => Path.Combine(CacheDir, Hash(jaxprText) + ".program");
 
     private static string Hash(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(VersionTag + "\n" + text)))[..32];
 
@@ -98,17 +121,7 @@ internal static class RoslynCompiler
         }
         Interlocked.Increment(ref CompileCount);
         var image = ms.ToArray();
-        if (path is not null)
-        {
-            try
-            {
-                Directory.CreateDirectory(CacheDir);
-                var tmp = path + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N") + ".tmp";
-                File.WriteAllBytes(tmp, image);
-                File.Move(tmp, path, overwrite: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
+        if (path is not null) WriteAtomically(path, tmp => File.WriteAllBytes(tmp, image));
         var compiled = Load(image);
         PrepareKernels(compiled);
         return compiled;
