@@ -105,12 +105,6 @@ internal static class JitSuite
         var eagerLoss = Loss(p0, xb, yb).Item<float>();
         if (Math.Abs(l1.Item<float>() - eagerLoss) > 1e-4 * Math.Abs(eagerLoss) + 1e-5) { Console.WriteLine("W4 WRONG"); return 1; }
         var cur = s1;
-        // W4 and W4-don each follow a fresh C# compile of their program: for a second or more after one, the runtime's
-        // background JIT promotes the compiler's hot methods to optimized code on the other core, which slowed the
-        // first timed steps (donated steps measured 8.6–53 ms in one block right after the compile, 8.3–10.5 ms in a
-        // later one). They warm up for 2 s, so both rows time steady state.
-        double warmup = Stats.MinWarmupMs;
-        Stats.MinWarmupMs = Math.Max(warmup, 2000);
         var w4 = Median(() => { var (n, l) = step(cur, xb, yb); cur = n; l.Item<float>(); }, quick ? 9 : 25);
         rows.Add(("W4", $"MLP 784-512-512-10 b256 train step, Jit ({step.Lower((p0, z, z, Tensor.Scalar(0f)), xb, yb).KernelCount} kernels)", w4, "PyTorch eager step", torch.Median("W4"), "ms"));
         // The same step with its state donated (donateArgnums: [0], as a JAX user would write it): parameters and Adam
@@ -118,7 +112,6 @@ internal static class JitSuite
         var stepDonating = Jit(MakeStep(), donateArgnums: [0]);
         var curD = Tree.Map(t => t * 1f, s1);
         var w4d = Median(() => { var (n, l) = stepDonating(curD, xb, yb); curD = n; l.Item<float>(); }, quick ? 9 : 25);
-        Stats.MinWarmupMs = warmup;
         rows.Add(("W4-don", "W4 train step, Jit with the state donated (updated in place)", w4d, "PyTorch eager step", torch.Median("W4"), "ms"));
         // Issue 3: eager ValueAndGrad against the eager forward (timed alternately in a fresh process, like the PyTorch
         // peer: the heap this process built for W1–W4 would otherwise set the eager workloads' GC costs), and against
