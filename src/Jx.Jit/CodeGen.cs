@@ -244,7 +244,7 @@ internal static class CodeGen
             switch (e)
             {
                 case InputExpr i: ok = i.View.DType == t; break;
-                case IotaExpr: ok = false; break;
+                case IotaExpr io: ok = io.DType == t; break;
                 case ConstExpr c: ok = c.DType == t || c.DType == DType.Bool; break;
                 case OpExpr o:
                     ok = VectorOps.Contains(o.Op) && (o.DType == t || o.DType == DType.Bool);
@@ -316,6 +316,20 @@ internal static class CodeGen
         return v.DType.IsHalf() ? $"(float){raw}" : raw;
     }
 
+    /// <summary>A vector of the lanes of view <paramref name="v"/> (the kernel's read number <paramref name="vi"/>) at
+    /// its offset plus <paramref name="at"/>: consecutive elements when it <paramref name="moves"/> along the vectorized
+    /// dimension (stride 1), else its one element broadcast. A fused iota's lanes are its indices.</summary>
+    private static string VectorRead(View v, int vi, bool moves, string at)
+    {
+        string o = at.Length == 0 ? $"o{vi}" : $"o{vi} + {at}";
+        if (v.Slot < 0)
+        {
+            var T = Compute(v.DType);
+            return moves ? $"(Vector512.Create(({T})({o})) + Vector512<{T}>.Indices)" : $"Vector512.Create(({T})(o{vi}))";
+        }
+        return moves ? $"Vector512.Load(p{v.Slot} + {o})" : $"Vector512.Create(p{v.Slot}[o{vi}])";
+    }
+
     /// <summary>An iota's value at index <paramref name="idx"/>: the index in the iota's type (a half-precision iota is
     /// rounded to its type, as eager iota is, then computed in float).</summary>
     private static string IotaValue(DType t, string idx) => t switch
@@ -359,7 +373,7 @@ internal static class CodeGen
             var em = new Emitter(sb, true, vt, v =>
             {
                 int vi = views.IndexOf(v);
-                return strides[v][r - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + j)";
+                return VectorRead(v, vi, strides[v][r - 1] != 0, "j");
             }, "                ");
             foreach (var (value, slot) in k.Outputs)
             {
@@ -498,7 +512,7 @@ internal static class CodeGen
             var em = new Emitter(sb, true, t, v =>
             {
                 int vi = views.IndexOf(v);
-                return KS(vi)[nk - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi})";
+                return VectorRead(v, vi, KS(vi)[nk - 1] != 0, "");
             }, ind);
             var ev = em.Emit(value);
             sb.Append($"{ind}acc = {Combine(kind, "acc", ev, true, t)};\n");
@@ -533,7 +547,7 @@ internal static class CodeGen
                 Func<View, string> InnerRead(string at) => v =>
                 {
                     int vi = views.IndexOf(v);
-                    return RS(vi)[nr - 1] == 0 ? $"Vector512.Create(p{v.Slot}[o{vi}])" : $"Vector512.Load(p{v.Slot} + o{vi} + {at})";
+                    return VectorRead(v, vi, RS(vi)[nr - 1] != 0, at);
                 };
                 // Loop-invariant subexpressions (reading only views that do not move along the reduced dim, such as a
                 // row's max in logsumexp) are computed once per output, before the loop.
