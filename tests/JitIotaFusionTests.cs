@@ -130,18 +130,56 @@ public class JitIotaFusionTests
     [InlineData(DType.Float64)]
     public void FloatIotasInVectorizedKernelsMatchEager(DType dtype)
     {
-        // Rows of 70 elements: the generated loops run full Vector512 lanes and a scalar tail. The iota moves along the
-        // vectorized dimension (dimension 1), stays fixed across it (dimension 0), and feeds a row reduction.
-        var x = Random.Normal(Random.Key(5), [6, 70]).AsType(dtype);
-        Tensor F(Tensor t) => t * Lax.BroadcastedIota(dtype, new Shape(6, 70), 1) + Lax.BroadcastedIota(dtype, new Shape(6, 70), 0);
-        Tensor G(Tensor t) => (t * Lax.BroadcastedIota(dtype, new Shape(6, 70), 1)).Sum(1);
-        Tensor H(Tensor t) => (t + Lax.BroadcastedIota(dtype, new Shape(6, 70), 0)).Sum(0);
-        Assert.Equal(F(x).AsType(DType.Float64).ToArray<double>(), Jit((Func<Tensor, Tensor>)F)(x).AsType(DType.Float64).ToArray<double>());
-        Assert.True(Np.AllClose(G(x), Jit((Func<Tensor, Tensor>)G)(x), 1e-5, 1e-4));
-        Assert.True(Np.AllClose(H(x), Jit((Func<Tensor, Tensor>)H)(x), 1e-5, 1e-4));
-        var lowered = Jit((Func<Tensor, Tensor>)F).Lower(x);
-        AssertNoIotaCall(lowered);
-        Assert.Contains("Vector512", lowered.GeneratedCode);
-        Assert.Contains(".Indices", lowered.GeneratedCode);
+        // Rows of 100 elements: the generated loops run blocks of four vectors, single vectors and a scalar tail. The
+        // iotas move along the vectorized dimension (dimension 1) or stay fixed across it (dimension 0), in an
+        // elementwise kernel, a row reduction (vectorized along the reduced dimension) and a column reduction
+        // (vectorized along the kept dimension).
+        var x = Random.Normal(Random.Key(5), [6, 100]).AsType(dtype);
+        var shape = new Shape(6, 100);
+        Tensor I(int d) => Lax.BroadcastedIota(dtype, shape, d);
+        var programs = new Func<Tensor, Tensor>[]
+        {
+            t => t * I(1) + I(0),
+            t => (t * I(1) + I(0)).Sum(1),
+            t => (t * I(1)).Sum(0),
+            t => (t + I(0)).Sum(0),
+        };
+        foreach (var f in programs)
+        {
+            var expected = f(x).AsType(DType.Float64).ToArray<double>();
+            var got = Jit(f)(x).AsType(DType.Float64).ToArray<double>();
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], got[i], Math.Abs(expected[i]) * 1e-5 + 1e-4);
+            var lowered = Jit(f).Lower(x);
+            AssertNoIotaCall(lowered);
+            Assert.Contains("Vector512.Load", lowered.GeneratedCode); // the kernel is vectorized, iota included
+        }
+        Assert.Contains("Indices", Jit(programs[0]).Lower(x).GeneratedCode);
+    }
+
+    [Fact]
+    public void FloatIotaLanesPastTwoToThe24MatchEager()
+    {
+        // Above 2^24 float32 cannot hold every integer: each index must be rounded once, as eager iota rounds it.
+        // The rows start at an odd index past 2^24, which float32 cannot hold: a float base plus lane numbers would
+        // round twice (2^24 + 1 → 2^24, then + 1 → 2^24 again, where the index 2^24 + 2 is exact).
+        int n = (1 << 24) + 49;
+        Tensor F(Tensor t) => t + Lax.Iota(DType.Float32, n)[((1 << 24) + 1)..];
+        var x = Np.Zeros([48]);
+        Assert.Equal(F(x).ToArray<float>(), Jit((Func<Tensor, Tensor>)F)(x).ToArray<float>());
+    }
+
+    [Fact]
+    public void IotasReadWithAStepOrReversedInLongRows()
+    {
+        // Inner strides 2 and −1 are not contiguous: such kernels run the scalar loop, with exact values.
+        var x = Np.Zeros([50]);
+        Tensor Stepped(Tensor t) => t + Lax.Slice(Lax.Iota(DType.Float32, 100), [0], [100], [2]);
+        Tensor Reversed(Tensor t) => t + Np.Flip(Lax.Iota(DType.Float32, 50));
+        var stepped = Jit((Func<Tensor, Tensor>)Stepped)(x).ToArray<float>();
+        var reversed = Jit((Func<Tensor, Tensor>)Reversed)(x).ToArray<float>();
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => 2f * i), stepped);
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => 49f - i), reversed);
+        Assert.Equal(Stepped(x).ToArray<float>(), stepped);
+        Assert.Equal(Reversed(x).ToArray<float>(), reversed);
     }
 }

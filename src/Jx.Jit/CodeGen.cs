@@ -325,7 +325,12 @@ internal static class CodeGen
         if (v.Slot < 0)
         {
             var T = Compute(v.DType);
-            return moves ? $"(Vector512.Create(({T})({o})) + Vector512<{T}>.Indices)" : $"Vector512.Create(({T})(o{vi}))";
+            if (!moves) return $"Vector512.Create(({T})(o{vi}))";
+            // The lanes' indices are formed as integers and converted once, as the scalar path converts each index
+            // (adding lane numbers to a float base would round twice past 2^24).
+            return T == "double"
+                ? $"Vector512.ConvertToDouble(Vector512.Create((long)({o})) + Vector512<long>.Indices)"
+                : $"Vector512.ConvertToSingle(Vector512.Create((int)({o})) + Vector512<int>.Indices)";
         }
         return moves ? $"Vector512.Load(p{v.Slot} + {o})" : $"Vector512.Create(p{v.Slot}[o{vi}])";
     }
