@@ -387,17 +387,25 @@ public static class Tree
         return $"Unflatten: {path} is declared {TypeName(slot)} but its new value is {what}.{fix}";
     }
 
+    /// <summary>Per tuple type: its item types and its constructor, found once (a jitted call rebuilds its output tuples
+    /// on every call).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (Type[] Items, System.Reflection.ConstructorInvoker New)> TupleMakers = new();
+
     /// <summary>Builds a value tuple or tuple from its flattened items; tuples of more than 7 items nest the rest in an 8th.</summary>
     private static object MakeTuple(Type type, object?[] items, int start, string path)
     {
-        var args = type.GetGenericArguments();
+        var (args, make) = TupleMakers.GetOrAdd(type, static t =>
+        {
+            var a = t.GetGenericArguments();
+            return (a, System.Reflection.ConstructorInvoker.Create(t.GetConstructor(a)!));
+        });
         var values = new object?[args.Length];
         for (int i = 0; i < args.Length; i++)
         {
             if (i == 7) values[i] = MakeTuple(args[i], items, start + 7, path);
             else values[i] = Fit(items[start + i], args[i], $"{path}.Item{start + i + 1}");
         }
-        return Activator.CreateInstance(type, values)!;
+        return make.Invoke(values)!;
     }
 
     /// <summary>Applies f to every leaf; the result has the same structure and type as <paramref name="tree"/>.</summary>
