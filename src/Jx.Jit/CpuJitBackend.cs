@@ -249,6 +249,16 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
         });
     }
 
+    [ThreadStatic] private static nint[]?[]? _pointerScratch;
+
+    /// <summary>This thread's reusable pointer array of length <paramref name="n"/>.</summary>
+    private static nint[] PointerScratch(int n)
+    {
+        if (n > 32) return new nint[n];
+        var pool = _pointerScratch ??= new nint[]?[33];
+        return pool[n] ??= new nint[n];
+    }
+
     private void RunKernel(KernelStep k, Tensor?[] env, LoopArena? arena, Array?[]? set, Dictionary<int, Array>? into)
     {
         var kernel = k.Kernel;
@@ -266,8 +276,12 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
             return;
         }
         var slots = k.InputSlots;
-        var handles = new GCHandle[slots.Length];
-        var ptrs = new nint[slots.Length];
+        // Per call, nothing is allocated for the operands: the pinning handles live on the stack, and the pointer array
+        // is this thread's scratch array of that length (a kernel never runs another kernel, and the workers of a
+        // parallel kernel are done with it when it returns).
+        Span<GCHandle> handles = slots.Length <= 32 ? stackalloc GCHandle[slots.Length] : new GCHandle[slots.Length];
+        handles.Clear(); // the finally frees only the handles that were allocated
+        var ptrs = PointerScratch(slots.Length);
         try
         {
             for (int i = 0; i < slots.Length; i++)
