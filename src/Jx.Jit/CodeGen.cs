@@ -454,13 +454,13 @@ internal static class CodeGen
         var kept = Enumerable.Range(0, k.LoopShape.Length).Where(d => !red.Contains(d)).ToArray();
         var order = kept.Concat(red).ToArray();
         var permShape = order.Select(d => k.LoopShape[d]).ToArray();
-        var permViews = views.Select(v => new View(v.Slot, v.Offset, order.Select(d => v.Strides[d]).ToArray(), v.DType)).ToList();
+        var permStrides = views.Select(v => order.Select(d => v.Strides[d]).ToArray()).ToList();
         // Collapse within the kept block and within the reduced block separately (by position: two reads may have
         // equal strides within a block).
         var (keptShape, keptStrides) = Collapse(permShape[..kept.Length].DefaultIfEmpty(1).ToArray(),
-            permViews.Select(v => kept.Length == 0 ? [0] : v.Strides[..kept.Length]).ToList(), new bool[Math.Max(1, kept.Length)]);
+            permStrides.Select(st => kept.Length == 0 ? [0] : st[..kept.Length]).ToList(), new bool[Math.Max(1, kept.Length)]);
         var (redShape, redStrides) = Collapse(permShape[kept.Length..].DefaultIfEmpty(1).ToArray(),
-            permViews.Select(v => red.Length == 0 ? [0] : v.Strides[kept.Length..]).ToList(), new bool[Math.Max(1, red.Length)]);
+            permStrides.Select(st => red.Length == 0 ? [0] : st[kept.Length..]).ToList(), new bool[Math.Max(1, red.Length)]);
         int[] KS(int i) => keptStrides[i];
         int[] RS(int i) => redStrides[i];
         int nk = keptShape.Length, nr = redShape.Length;

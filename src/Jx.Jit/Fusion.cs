@@ -55,9 +55,9 @@ internal sealed class Plan
 }
 
 /// <summary>Groups a jaxpr's equations into kernels. Elementwise chains fuse freely; broadcast, transpose, slice, reverse,
-/// squeeze, expand_dims and contiguous reshapes become index maps (views) on reads; an iota becomes the index itself; a reduction fuses its elementwise
-/// producers (at most one reduction per kernel); values used more than once are materialized unless they are cheap
-/// views; everything else is a library call.</summary>
+/// squeeze, expand_dims and contiguous reshapes become index maps (views) on reads; an iota becomes the index itself; a
+/// reduction fuses its elementwise producers (at most one reduction per kernel); values used more than once are
+/// materialized unless they are cheap views; everything else is a library call.</summary>
 internal static class Fusion
 {
     private static readonly HashSet<string> ViewOps = ["broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "rev", "slice"];

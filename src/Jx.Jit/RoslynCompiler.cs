@@ -32,10 +32,14 @@ internal static class RoslynCompiler
     public static int DiskHits;
 
     /// <summary>The key of a program's marker in the disk cache: its jaxpr's text and the values of its constants that
-    /// the kernels compile in as literals (splats); other constants are arrays the program reads at run time.</summary>
-    public static string ProgramKey(ClosedJaxpr jaxpr) =>
-        jaxpr + "\n" + string.Join(",", jaxpr.Consts.Select(c =>
-            c.IsConcrete && c.Buffer!.IsSplat ? c.Buffer.GetDouble(0).ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "array"));
+    /// the kernels compile in as literals (splats); other constants are arrays the program reads at run time.
+    /// Computed once per jaxpr (printing a training step's jaxpr is not free, and a tiered first call asks for it twice:
+    /// whether the program is on disk, then to mark it).</summary>
+    public static string ProgramKey(ClosedJaxpr jaxpr) => ProgramKeys.GetValue(jaxpr, static j =>
+        j + "\n" + string.Join(",", j.Consts.Select(c =>
+            c.IsConcrete && c.Buffer!.IsSplat ? c.Buffer.GetDouble(0).ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "array")));
+
+    private static readonly ConditionalWeakTable<ClosedJaxpr, string> ProgramKeys = new();
 
     /// <summary>Whether the program with this key was compiled into the disk cache before (by this version of Jx and the
     /// runtime) and the assemblies its marker lists are all there.</summary>
