@@ -111,6 +111,12 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
 {
     public int KernelCount => plan.KernelCount;
 
+    /// <summary>The fused program this executable runs.</summary>
+    internal Plan Plan => plan;
+
+    /// <summary>Elements a kernel's loop nest visits from which it runs in parallel chunks.</summary>
+    internal const long ParallelWork = 1 << 16;
+
     public LoweredText Describe() => new(optimized.ToString(), plan.Describe() + "\n" + buffers.Describe(s => $"%{s}") + "\n" + donation.Describe(s => $"%{s}"), source, plan.KernelCount);
 
     /// <summary>Number of value slots of the program (the size of a <see cref="LoopArena"/> for it).</summary>
@@ -238,7 +244,7 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
 
     /// <summary>A kernel's outer loop split into chunks over the workers (a method of its own: its closure is allocated
     /// only for kernels big enough to run in parallel).</summary>
-    private static void RunInParallel(Action<nint[], long, long> run, nint[] ptrs, long total, int workers)
+    internal static void RunInParallel(Action<nint[], long, long> run, nint[] ptrs, long total, int workers)
     {
         int chunks = (int)Math.Min(total, workers * 4);
         long per = (total + chunks - 1) / chunks;
@@ -292,7 +298,7 @@ internal sealed class CpuExecutable(Plan plan, BufferPlan buffers, DonationPlan 
             long total = k.Total, work = k.Work;
             var run = k.Compiled!;
             int workers = Environment.ProcessorCount;
-            if (work < 1 << 16 || workers == 1 || total < 2) run(ptrs, 0, total);
+            if (work < ParallelWork || workers == 1 || total < 2) run(ptrs, 0, total);
             else RunInParallel(run, ptrs, total, workers);
         }
         finally

@@ -28,7 +28,13 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
         if (Unroll > 1) Unrolled = compile(Repeat(BodyJaxpr, Unroll), $"scan_body_x{Unroll}");
         // The plain body runs only the steps left over by the unrolled blocks (all of them without unroll).
         if (Unrolled is null || Length % Unroll != 0) Body = compile(BodyJaxpr, "scan_body");
+        if (Unrolled is null && Body is not null) PointerLoop = ScanPointerLoop.TryBuild(Body, NumConsts, NumCarry, BodyJaxpr.Jaxpr.InVars.Count - NumConsts - NumCarry);
     }
+
+    /// <summary>The loop over raw pointers for a body of kernels and products (null when the body has other steps, or
+    /// when unrolled); the general path below runs otherwise, and when debugging hooks (NaN checks, the eager profiler)
+    /// are on.</summary>
+    public ScanPointerLoop? PointerLoop { get; private set; }
 
     /// <summary>The body applied <paramref name="u"/> times in a row, traced into one jaxpr.</summary>
     private ClosedJaxpr Repeat(ClosedJaxpr body, int u)
@@ -55,7 +61,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
-        (Body is null ? "" : $", body of {Body.KernelCount} steps") +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") + (PointerLoop is null ? "" : " (pointer loop)") +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>
@@ -68,6 +74,8 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
         int nC = NumConsts, nK = NumCarry, length = Length;
+        if (PointerLoop is { } fast && ScanPointerLoop.Enabled && length > 0 && !DebugNans.Enabled && !EagerProfiler.Enabled)
+            return fast.Run(ins, outAvals, into, length, Reverse);
         var seqs = ins[(nC + nK)..];
         int nX = seqs.Length, nys = outAvals.Length - nK;
         var args = new Tensor[ins.Length];

@@ -89,6 +89,19 @@ public static class Linalg
     /// <summary>Whether <see cref="DotGeneralInto"/> writes a result of this aval into a given buffer.</summary>
     internal static bool WritesInto(Aval o) => o.DType is DType.Float32 or DType.Float64;
 
+    /// <summary>A dot_general of these avals as GEMMs over raw memory, for a compiled loop that keeps its values in pinned
+    /// buffers: null unless both operands and the result are float32, or all float64, and each operand is stored as
+    /// (B, M, K) / (B, K, N) or their transposes (what <see cref="DotKernel"/> reads in place, without copying).</summary>
+    internal static GemmCall? PlanGemm(Params p, Aval l, Aval r, Aval o)
+    {
+        if (l.DType != r.DType || l.DType != o.DType || l.DType is not (DType.Float32 or DType.Float64)) return null;
+        var lay = DotLayout.For(p["dimension_numbers"]!, l.Rank, r.Rank);
+        if (!(lay.LPlainIsIdentity || lay.LTransIsIdentity) || !(lay.RPlainIsIdentity || lay.RTransIsIdentity)) return null;
+        var dn = lay.Dn;
+        return new GemmCall(Product(l.Shape, dn.LhsBatch), Product(l.Shape, lay.LFree), Product(r.Shape, lay.RFree), Product(l.Shape, dn.LhsContract),
+            !lay.LPlainIsIdentity, !lay.RPlainIsIdentity, l.DType == DType.Float64);
+    }
+
     internal static int[] Free(int rank, int[] contract, int[] batch) => Enumerable.Range(0, rank).Where(i => !contract.Contains(i) && !batch.Contains(i)).ToArray();
 
     private static string Describe(DotDimensionNumbers dn) =>
@@ -201,5 +214,25 @@ public static class Linalg
         var st = x.Shape.Strides();
         var shape = perm.Select(a => x.Shape[a]).ToArray();
         return KernelUtil.StridedTensor(x, 0, shape, perm.Select(a => st[a]).ToArray(), new Aval(new Shape(shape), x.DType));
+    }
+}
+
+/// <summary>One dot_general as B GEMMs of (M, K)·(K, N) blocks over raw memory (<see cref="Linalg.PlanGemm"/>); each
+/// operand block is read in place, transposed when its flag says so.</summary>
+internal sealed record GemmCall(int B, int M, int N, int K, bool TransA, bool TransB, bool Float64)
+{
+    /// <summary>C = A·B for every batch; <paramref name="c"/> is overwritten. The caller keeps the memory pinned.</summary>
+    public unsafe void Run(nint a, nint b, nint c)
+    {
+        int mk = M * K, kn = K * N, mn = M * N;
+        for (int i = 0; i < B; i++)
+        {
+            if (Float64)
+                Gemm.Multiply(new ReadOnlySpan<double>((double*)a + (long)i * mk, mk), new ReadOnlySpan<double>((double*)b + (long)i * kn, kn),
+                    new Span<double>((double*)c + (long)i * mn, mn), M, N, K, TransA, TransB);
+            else
+                Gemm.Multiply(new ReadOnlySpan<float>((float*)a + (long)i * mk, mk), new ReadOnlySpan<float>((float*)b + (long)i * kn, kn),
+                    new Span<float>((float*)c + (long)i * mn, mn), M, N, K, TransA, TransB);
+        }
     }
 }

@@ -1,0 +1,141 @@
+using static Jx.Transforms;
+
+namespace Jx.Tests;
+
+/// <summary>A compiled scan whose body is kernels and float products runs as a loop over raw pointers
+/// (<see cref="ScanPointerLoop"/>): rows of xs read in place, ys written in place, no per-iteration allocation. Each
+/// case is checked bit for bit against the general loop path (the same compiled kernels and products, run through
+/// tensors) and against eager evaluation.</summary>
+public class ScanPointerLoopTests
+{
+    private static readonly Tensor Xs = (Np.Arange(60).Reshape([5, 3, 4]).AsType(DType.Float32) - 30f) * 0.05f;
+
+    /// <summary>Runs <paramref name="f"/> jitted with the pointer loop and with the general path; asserts they are
+    /// equal bit for bit, that they match eager within <paramref name="tol"/>, and whether the lowered program says
+    /// the pointer loop runs.</summary>
+    private static void Check(Func<Tensor, Tensor, Tensor[]> f, Tensor a, Tensor b, bool pointerLoop, double tol = 1e-6)
+    {
+        var lowered = Jit(f).Lower(a, b).FusionGroups;
+        Assert.Contains("loop scan", lowered);
+        Assert.Equal(pointerLoop, lowered.Contains("(pointer loop)"));
+        var fast = Jit(f)(a, b);
+        Tensor[] general;
+        ScanPointerLoop.Enabled = false;
+        try { general = Jit(f)(a, b); }
+        finally { ScanPointerLoop.Enabled = true; }
+        var eager = f(a, b);
+        Assert.Equal(eager.Length, fast.Length);
+        for (int i = 0; i < fast.Length; i++)
+        {
+            Assert.Equal(general[i].Shape.ToArray(), fast[i].Shape.ToArray());
+            Assert.Equal(general[i].DType, fast[i].DType);
+            Assert.Equal(general[i].AsType(DType.Float64).ToArray<double>(), fast[i].AsType(DType.Float64).ToArray<double>());
+            Assert.True(Np.AllClose(eager[i].AsType(DType.Float64), fast[i].AsType(DType.Float64), tol, tol),
+                $"output {i}: eager {eager[i]} vs jitted {fast[i]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARecurrentCellWithProductsRunsAsAPointerLoop(bool reverse)
+    {
+        var w = (Np.Arange(16).Reshape([4, 4]).AsType(DType.Float32) - 8f) * 0.1f;
+        Check((h0, xs) =>
+        {
+            var (h, ys) = Lax.Scan((Tensor h, Tensor x) =>
+            {
+                var n = Np.Tanh(h.Matmul(w) + x.Matmul(w.T) + 0.1f);
+                return (n, n.Mean(axis: 1));
+            }, h0, xs, reverse: reverse);
+            return [h, ys];
+        }, Np.Full([3, 4], 0.25f), Xs, pointerLoop: true);
+    }
+
+    [Fact]
+    public void GradientsOfARecurrentCellRunBothLoopsAsPointerLoopsAndMatchTheGeneralPath()
+    {
+        var xs = Xs;
+        Func<Tensor, Tensor, Tensor[]> f = (w, b) =>
+        {
+            var (loss, g) = ValueAndGrad((Tensor ww) =>
+                Lax.Scan((Tensor h, Tensor x) => { var n = Np.Tanh(h.Matmul(ww) + x + b); return (n, n.Mean()); }, Np.Zeros([3, 4]), xs).Ys.Sum())(w);
+            return [loss, g];
+        };
+        var w0 = (Np.Arange(16).Reshape([4, 4]).AsType(DType.Float32) - 8f) * 0.1f;
+        var lowered = Jit(f).Lower(w0, Np.Full([4], 0.2f)).FusionGroups;
+        Assert.Equal(2, lowered.Split("(pointer loop)").Length - 1);
+        Check(f, w0, Np.Full([4], 0.2f), pointerLoop: true, tol: 1e-5);
+    }
+
+    [Fact]
+    public void YsThatAreRowsCarriesConstantsOrRepeatedValuesAreCopiedIntoTheirRows()
+    {
+        // ys: the carry passed in (an older iteration's value), the row itself, a captured constant, a literal, and one
+        // computed value twice (written in place once, copied once); the new carry is the computed value.
+        var k = Np.Array(new float[] { 1, 2, 3, 4 });
+        Check((c0, xs) =>
+        {
+            var (c, ys) = Lax.Scan((Tensor c, Tensor x) =>
+            {
+                var n = c * 0.5f + x;
+                return (n, (c, x, k * 1f, Np.OnesLike(c), n, n));
+            }, c0, xs);
+            return [c, ys.Item1, ys.Item2, ys.Item3, ys.Item4, ys.Item5, ys.Item6];
+        }, Np.Full([3, 4], 2f), Xs, pointerLoop: true);
+    }
+
+    [Fact]
+    public void ACarryThatIsTheRowOrAConstantIsCopiedOutAtTheEnd()
+    {
+        Check((c0, xs) =>
+        {
+            var ((a, s), ys) = Lax.Scan(((Tensor A, Tensor S) c, Tensor x) => ((x, c.S + c.A.Sum()), c.A * 2f), (c0, Tensor.Scalar(0f)), xs);
+            return [a, s, ys];
+        }, Np.Full([3, 4], 1f), Xs, pointerLoop: true);
+    }
+
+    [Fact]
+    public void SplatInputsIntegerCarriesAndFloat64ProductsRunInPlace()
+    {
+        // Zero xs and a zero initial carry (splat buffers), an int32 step counter, float64 values and a batched product.
+        Check((c0, xs) =>
+        {
+            var ((i, c), ys) = Lax.Scan(((Tensor I, Tensor C) s, Tensor x) =>
+            {
+                var m = Np.Einsum("bij,bjk->bik", s.C, s.C.Transpose([0, 2, 1])) * 0.1f;
+                var n = Np.Tanh(m.Sum(axis: 2, keepDims: true) + x + s.I.AsType(DType.Float64));
+                return ((s.I + 1, s.C * 0.9f + n), n.Sum());
+            }, (Tensor.Scalar(0), c0), xs);
+            return [i, c, ys];
+        }, Np.Zeros([2, 3, 4], DType.Float64), Np.Zeros([6, 2, 3, 1], DType.Float64), pointerLoop: true);
+    }
+
+    [Fact]
+    public void ABodyWithACarryPassedThroughOrANestedLoopTakesTheGeneralPath()
+    {
+        Check((a0, xs) =>
+        {
+            var ((a, b), ys) = Lax.Scan(((Tensor A, Tensor B) c, Tensor x) => ((c.B, c.A * 2f + x), c.A - c.B), (a0, a0 + 1f), xs);
+            return [a, b, ys];
+        }, Np.Full([3, 4], 0.5f), Xs, pointerLoop: false);
+        Check((c0, xs) =>
+        {
+            var (c, ys) = Lax.Scan((Tensor c, Tensor x) =>
+                (c + Lax.Scan((Tensor d, Tensor v) => (d * 0.5f + v, d), Np.Zeros([4]), x).Carry, c.Sum()), c0, xs);
+            return [c, ys];
+        }, Np.Full([4], 0.5f), Xs, pointerLoop: false);
+    }
+
+    [Fact]
+    public void OneStepAndManyStepsMatch()
+    {
+        Func<Tensor, Tensor, Tensor[]> f = (c0, xs) =>
+        {
+            var (c, ys) = Lax.Scan((Tensor c, Tensor x) => { var n = Np.Sin(c) + x; return (n, n * n); }, c0, xs);
+            return [c, ys];
+        };
+        Check(f, Np.Full([4], 0.3f), Np.Ones([1, 4]), pointerLoop: true);
+        Check(f, Np.Full([4], 0.3f), Np.Arange(4000).Reshape([1000, 4]).AsType(DType.Float32) * 1e-3f, pointerLoop: true, tol: 1e-5);
+    }
+}
