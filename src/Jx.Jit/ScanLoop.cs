@@ -61,7 +61,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
-        (Body is null ? "" : $", body of {Body.KernelCount} steps") + (PointerLoop is null ? "" : " (pointer loop)") +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") + (PointerLoop is null ? "" : PointerLoop.InPlaceAccumulators == 0 ? " (pointer loop)" : $" (pointer loop, {PointerLoop.InPlaceAccumulators} accumulator{(PointerLoop.InPlaceAccumulators == 1 ? "" : "s")} in place)") +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>

@@ -16,7 +16,13 @@ internal sealed unsafe class ScanPointerLoop
     /// <summary>Off only to compare against the general path (tests, benchmarks).</summary>
     internal static bool Enabled { get; set; } = true;
 
-    private enum Source : byte { None, Const, Carry, Row, Produced, DirectY, Literal }
+    /// <summary>Whether bodies built from now on update accumulator carries in place (off only to compare).</summary>
+    internal static bool AccumulateInPlace { get; set; } = true;
+
+    /// <summary>Carries updated in place by a product (<see cref="FoldAccumulators"/>).</summary>
+    public int InPlaceAccumulators => _accumulators.Length;
+
+    private enum Source : byte { None, Const, Carry, Row, Produced, DirectY, Literal, Accumulator }
 
     private readonly int _nC, _nK, _nX, _nY;
     private readonly Aval[] _avals;          // per pointer index: slots first, then literals
@@ -25,14 +31,15 @@ internal sealed unsafe class ScanPointerLoop
     private readonly Tensor[] _literals;     // pointer index SlotCount + i
     private readonly int _slots;
     private readonly int[] _produced;        // slots written by a step (not DirectY)
-    private readonly int[] _rowSlots, _directSlots, _carrySlots;
+    private readonly int[] _rowSlots, _directSlots, _carrySlots, _accumulators;
     private readonly int[] _carryOut;        // per carry: pointer index of its new value
     private readonly (int Y, int From)[] _copiedYs; // ys not written in place: copied from this pointer index after each iteration
     private readonly Op[] _ops;
 
     private abstract record Op;
-    private sealed record KernelOp(Action<nint[], long, long> Run, int[] Slots, long Total, bool Parallel) : Op;
-    private sealed record GemmOp(GemmCall Call, int A, int B, int C) : Op;
+    private sealed record KernelOp(Kernel Kernel, Action<nint[], long, long> Run, int[] Slots, long Total, bool Parallel) : Op;
+    /// <summary>A product; with <paramref name="Accumulate"/> it adds into C (an accumulator carry) instead.</summary>
+    private sealed record GemmOp(GemmCall Call, int A, int B, int C, bool Accumulate = false) : Op;
 
     private ScanPointerLoop(int nC, int nK, int nX, int nY, Aval[] avals, Source[] source, int[] index, Tensor[] literals, int slots,
         int[] carryOut, (int, int)[] copiedYs, Op[] ops)
@@ -46,6 +53,7 @@ internal sealed unsafe class ScanPointerLoop
         _rowSlots = Where(Source.Row);
         _directSlots = Where(Source.DirectY);
         _carrySlots = Where(Source.Carry);
+        _accumulators = Where(Source.Accumulator);
     }
 
     /// <summary>The pointer loop for a scan body with <paramref name="nC"/> consts, <paramref name="nK"/> carries and
@@ -88,7 +96,7 @@ internal sealed unsafe class ScanPointerLoop
             {
                 case KernelStep k when k.Compiled is { } run && k.Total > 0 && k.Work > 0:
                     foreach (var (_, slot) in k.Kernel.Outputs) source[slot] = Source.Produced;
-                    ops.Add(new KernelOp(run, k.InputSlots, k.Total, k.Work >= CpuExecutable.ParallelWork && k.Total >= 2));
+                    ops.Add(new KernelOp(k.Kernel, run, k.InputSlots, k.Total, k.Work >= CpuExecutable.ParallelWork && k.Total >= 2));
                     break;
                 case LibraryStep l when l.Eqn.Primitive == Linalg.DotGeneral && l.OutSlots.Length == 1:
                 {
@@ -113,6 +121,7 @@ internal sealed unsafe class ScanPointerLoop
             // A carry passed through from an older iteration would sit in the set the next iteration overwrites.
             if (source[carryOut[c]] == Source.Carry) return null;
         }
+        if (AccumulateInPlace) FoldAccumulators(plan, ops, source, index, carryOut);
         var copied = new List<(int, int)>();
         for (int y = 0; y < nY; y++)
         {
@@ -120,26 +129,66 @@ internal sealed unsafe class ScanPointerLoop
             if (source[p] == Source.Produced) { source[p] = Source.DirectY; index[p] = y; }
             else copied.Add((y, p));
         }
-        if (source.Take(slots).Any(s => s == Source.None) && !AllUnusedAreUnread(plan, source)) return null;
+        if (!AllSlotsFilled(ops, source)) return null;
         return new ScanPointerLoop(nC, nK, nX, nY, avals.ToArray(), source.ToArray(), index.ToArray(), literals.ToArray(), slots,
             carryOut, copied.ToArray(), ops.ToArray());
     }
 
-    /// <summary>Slots no input, constant or step fills must not be read by any step.</summary>
-    private static bool AllUnusedAreUnread(Plan plan, List<Source> source)
+    /// <summary>A carry that only accumulates products, <c>c' = c + A·B</c> (a weight gradient summed over a backward
+    /// loop), is updated in place: the product adds into one buffer that holds the carry in every iteration (BLAS's
+    /// β = 1), and the add kernel goes. It applies when the add reads both values whole (same shape and dtype), and
+    /// nothing else reads the old carry, the product or the new carry (other than as the carry).</summary>
+    private static void FoldAccumulators(Plan plan, List<Op> ops, List<Source> source, List<int> index, int[] carryOut)
     {
-        foreach (var step in plan.Steps)
+        var reads = new Dictionary<int, int>();
+        void Read(int s) => reads[s] = reads.GetValueOrDefault(s) + 1;
+        foreach (var op in ops)
         {
-            var reads = step switch
-            {
-                KernelStep k => k.InputSlots,
-                LibraryStep l => l.Inputs.OfType<int>().ToArray(),
-                _ => [],
-            };
-            foreach (var s in reads) if (source[s] == Source.None) return false;
+            if (op is KernelOp k) foreach (var v in k.Kernel.Inputs()) Read(v.Slot);
+            else if (op is GemmOp g) { Read(g.A); Read(g.B); }
+        }
+        foreach (var o in plan.Outputs) if (o is int s) Read(s);
+        for (int i = 0; i < ops.Count; i++)
+        {
+            if (ops[i] is not KernelOp { Kernel: { Reduction: null, Outputs: [var (value, slot)] } kernel } ||
+                value is not OpExpr { Op: "add", Args: [InputExpr x, InputExpr y] } ||
+                value.DType is not (DType.Float32 or DType.Float64) || x.DType != value.DType || y.DType != value.DType ||
+                !IsWhole(x.View, kernel.LoopShape) || !IsWhole(y.View, kernel.LoopShape))
+                continue;
+            int ci = Array.IndexOf(carryOut, slot);
+            if (ci < 0 || Array.LastIndexOf(carryOut, slot) != ci || reads.GetValueOrDefault(slot) != 1) continue; // read only as the carry
+            int c = source[x.View.Slot] == Source.Carry ? x.View.Slot : y.View.Slot, p = c == x.View.Slot ? y.View.Slot : x.View.Slot;
+            if (source[c] != Source.Carry || index[c] != ci || reads.GetValueOrDefault(c) != 1 || reads.GetValueOrDefault(p) != 1) continue;
+            int gi = ops.FindIndex(op => op is GemmOp g && g.C == p && !g.Accumulate);
+            if (gi < 0 || gi > i || plan.SlotAvals[p].Size != plan.SlotAvals[slot].Size) continue;
+            ops[gi] = ((GemmOp)ops[gi]) with { C = slot, Accumulate = true };
+            ops.RemoveAt(i--);
+            source[slot] = Source.Accumulator;
+            index[slot] = ci;
+            source[p] = Source.None; // no longer written or read
+        }
+    }
+
+    /// <summary>Whether a kernel's read is its operand's whole buffer in order (offset 0, row-major strides).</summary>
+    private static bool IsWhole(View v, int[] loopShape)
+    {
+        if (v.Offset != 0 || v.Strides.Length != loopShape.Length) return false;
+        long stride = 1;
+        for (int d = loopShape.Length - 1; d >= 0; d--)
+        {
+            if (loopShape[d] != 1 && v.Strides[d] != stride) return false;
+            stride *= loopShape[d];
         }
         return true;
     }
+
+    /// <summary>Whether every slot a step reads or writes is filled by an input, a constant or a step.</summary>
+    private static bool AllSlotsFilled(List<Op> ops, List<Source> source) => ops.All(op => op switch
+    {
+        KernelOp k => k.Slots.All(s => source[s] != Source.None),
+        GemmOp g => source[g.A] != Source.None && source[g.B] != Source.None && source[g.C] != Source.None,
+        _ => false,
+    });
 
     /// <summary>Runs the scan: <paramref name="ins"/> are its consts, initial carries and stacked xs; returns the final
     /// carries and the stacked ys (written into arrays from <paramref name="into"/> where it gives one).</summary>
@@ -182,6 +231,14 @@ internal sealed unsafe class ScanPointerLoop
                 }
             }
             for (int c = 0; c < _nK; c++) carry[c] = Pin(ins[_nC + c].Buffer!.RawArray());
+            var accumulated = new Array?[n];
+            foreach (var s in _accumulators)
+            {
+                var init = ins[_nC + _index[s]].Buffer!.RawArray();
+                accumulated[s] = KernelUtil.NewUninitialized(_avals[s].DType, _avals[s].Size);
+                Array.Copy(init, accumulated[s]!, _avals[s].Size);
+                ptr[s] = Pin(accumulated[s]!);
+            }
             for (int y = 0; y < _nY; y++)
             {
                 var a = outAvals[_nK + y];
@@ -223,7 +280,7 @@ internal sealed unsafe class ScanPointerLoop
                             break;
                         }
                         case GemmOp g:
-                            g.Call.Run(ptr[g.A], ptr[g.B], ptr[g.C]);
+                            g.Call.Run(ptr[g.A], ptr[g.B], ptr[g.C], g.Accumulate);
                             break;
                     }
                 }
@@ -240,7 +297,11 @@ internal sealed unsafe class ScanPointerLoop
                 var a = outAvals[c];
                 // A value of the last iteration's set is this run's own array; anything else (a row of an xs or of a y,
                 // a constant) is copied out.
-                if (_source[p] == Source.Produced && last[p] is { } own) { outs[c] = KernelUtil.Wrap(own, a); continue; }
+                if ((_source[p] == Source.Produced ? last[p] : _source[p] == Source.Accumulator ? accumulated[p] : null) is { } own)
+                {
+                    outs[c] = KernelUtil.Wrap(own, a);
+                    continue;
+                }
                 var dst = KernelUtil.NewUninitialized(a.DType, a.Size);
                 long bytes = (long)a.Size * a.DType.ItemSize();
                 fixed (byte* d = &MemoryMarshal.GetArrayDataReference(dst))

@@ -50,17 +50,26 @@ public static unsafe class Gemm
 
     /// <summary>C[m,n] = op(A)·op(B) where op(A) is A[m,k] or, with <paramref name="transA"/>, the transpose of a
     /// row-major A[k,m] (likewise B[k,n] or B[n,k]); the transposes are read in place, never copied.</summary>
-    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool transA, bool transB)
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool transA, bool transB) =>
+        Multiply(a, b, c, m, n, k, transA, transB, accumulate: false);
+
+    /// <summary>C[m,n] = op(A)·op(B), or with <paramref name="accumulate"/> C[m,n] += op(A)·op(B) (BLAS's β = 1: a
+    /// running sum of products, such as a weight gradient summed over a loop, updated in place).</summary>
+    /// <example><code>
+    /// var c = new float[] { 1, 1, 1, 1 };
+    /// Gemm.Multiply([1f, 2, 3, 4], [1f, 0, 0, 1], c, 2, 2, 2, false, false, accumulate: true); // c = [2, 3, 4, 5]
+    /// </code></example>
+    public static void Multiply(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool transA, bool transB, bool accumulate)
     {
         if (m == 0 || n == 0) return;
-        if (k == 0) { c[..(m * n)].Clear(); return; }
+        if (k == 0) { if (!accumulate) c[..(m * n)].Clear(); return; }
         if (Sgemm != null && !ForceManaged)
         {
             fixed (float* pa = a, pb = b, pc = c)
-                Sgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, 1f, pa, transA ? m : k, pb, transB ? k : n, 0f, pc, n);
+                Sgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, 1f, pa, transA ? m : k, pb, transB ? k : n, accumulate ? 1f : 0f, pc, n);
             return;
         }
-        ManagedGemm<float>.Run(a, b, c, m, n, k, transA, transB);
+        ManagedGemm<float>.Run(a, b, c, m, n, k, transA, transB, accumulate);
     }
 
     /// <summary>C[m,n] = A[m,k]·B[k,n] in float64, all row-major and contiguous; C is overwritten.</summary>
@@ -68,17 +77,21 @@ public static unsafe class Gemm
         Multiply(a, b, c, m, n, k, transA: false, transB: false);
 
     /// <summary>The float64 form of <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, bool)"/>.</summary>
-    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int m, int n, int k, bool transA, bool transB)
+    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int m, int n, int k, bool transA, bool transB) =>
+        Multiply(a, b, c, m, n, k, transA, transB, accumulate: false);
+
+    /// <summary>The float64 form of <see cref="Multiply(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool, bool, bool)"/>.</summary>
+    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> c, int m, int n, int k, bool transA, bool transB, bool accumulate)
     {
         if (m == 0 || n == 0) return;
-        if (k == 0) { c[..(m * n)].Clear(); return; }
+        if (k == 0) { if (!accumulate) c[..(m * n)].Clear(); return; }
         if (Dgemm != null && !ForceManaged)
         {
             fixed (double* pa = a, pb = b, pc = c)
-                Dgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, 1.0, pa, transA ? m : k, pb, transB ? k : n, 0.0, pc, n);
+                Dgemm(RowMajor, transA ? Trans : NoTrans, transB ? Trans : NoTrans, m, n, k, 1.0, pa, transA ? m : k, pb, transB ? k : n, accumulate ? 1.0 : 0.0, pc, n);
             return;
         }
-        ManagedGemm<double>.Run(a, b, c, m, n, k, transA, transB);
+        ManagedGemm<double>.Run(a, b, c, m, n, k, transA, transB, accumulate);
     }
 }
 
@@ -90,9 +103,10 @@ internal static unsafe class ManagedGemm<T> where T : unmanaged, System.Numerics
     private static readonly int NR = 2 * W;
     private const int MR = 6, KC = 256, NC = 1024, MC = 144;
 
-    public static void Run(ReadOnlySpan<T> aSpan, ReadOnlySpan<T> bSpan, Span<T> cSpan, int m, int n, int k, bool transA = false, bool transB = false)
+    public static void Run(ReadOnlySpan<T> aSpan, ReadOnlySpan<T> bSpan, Span<T> cSpan, int m, int n, int k, bool transA = false, bool transB = false, bool accumulate = false)
     {
-        cSpan[..(m * n)].Clear();
+        // The micro-kernel adds its tiles into C.
+        if (!accumulate) cSpan[..(m * n)].Clear();
         fixed (T* a = aSpan, b = bSpan, c = cSpan)
         {
             var pa = (nint)a; var pb = (nint)b; var pc = (nint)c;

@@ -221,18 +221,19 @@ public static class Linalg
 /// operand block is read in place, transposed when its flag says so.</summary>
 internal sealed record GemmCall(int B, int M, int N, int K, bool TransA, bool TransB, bool Float64)
 {
-    /// <summary>C = A·B for every batch; <paramref name="c"/> is overwritten. The caller keeps the memory pinned.</summary>
-    public unsafe void Run(nint a, nint b, nint c)
+    /// <summary>C = A·B for every batch (<paramref name="c"/> is overwritten), or with <paramref name="accumulate"/>
+    /// C += A·B. The caller keeps the memory pinned.</summary>
+    public unsafe void Run(nint a, nint b, nint c, bool accumulate = false)
     {
         int mk = M * K, kn = K * N, mn = M * N;
         for (int i = 0; i < B; i++)
         {
             if (Float64)
                 Gemm.Multiply(new ReadOnlySpan<double>((double*)a + (long)i * mk, mk), new ReadOnlySpan<double>((double*)b + (long)i * kn, kn),
-                    new Span<double>((double*)c + (long)i * mn, mn), M, N, K, TransA, TransB);
+                    new Span<double>((double*)c + (long)i * mn, mn), M, N, K, TransA, TransB, accumulate);
             else
                 Gemm.Multiply(new ReadOnlySpan<float>((float*)a + (long)i * mk, mk), new ReadOnlySpan<float>((float*)b + (long)i * kn, kn),
-                    new Span<float>((float*)c + (long)i * mn, mn), M, N, K, TransA, TransB);
+                    new Span<float>((float*)c + (long)i * mn, mn), M, N, K, TransA, TransB, accumulate);
         }
     }
 }
