@@ -54,6 +54,26 @@ public class ScanPointerLoopTests
         }, Np.Full([3, 4], 0.25f), Xs, pointerLoop: true);
     }
 
+    [Theory]
+    [InlineData(2, false)]
+    [InlineData(3, true)]
+    [InlineData(5, false)]
+    public void AnUnrolledBodyRunsBlocksOfStepsOverPointersAndTheStepsLeftOverOnThePlainBody(int unroll, bool reverse)
+    {
+        // Five steps: with unroll 2 or 3 a plain iteration is left over (two with 3); with 5 there is none. The ys
+        // include a computed value, the carry passed in, and the row itself.
+        var w = (Np.Arange(16).Reshape([4, 4]).AsType(DType.Float32) - 8f) * 0.1f;
+        Check((h0, xs) =>
+        {
+            var (h, ys) = Lax.Scan((Tensor h, Tensor x) =>
+            {
+                var n = Np.Tanh(h.Matmul(w) + x);
+                return (n, (n.Sum(axis: 1), h, x));
+            }, h0, xs, reverse: reverse, unroll: unroll);
+            return [h, ys.Item1, ys.Item2, ys.Item3];
+        }, Np.Full([3, 4], 0.25f), Xs, pointerLoop: true);
+    }
+
     [Fact]
     public void GradientsOfARecurrentCellRunBothLoopsAsPointerLoopsAndMatchTheGeneralPath()
     {

@@ -28,13 +28,39 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
         if (Unroll > 1) Unrolled = compile(Repeat(BodyJaxpr, Unroll), $"scan_body_x{Unroll}");
         // The plain body runs only the steps left over by the unrolled blocks (all of them without unroll).
         if (Unrolled is null || Length % Unroll != 0) Body = compile(BodyJaxpr, "scan_body");
-        if (Unrolled is null && Body is not null) PointerLoop = ScanPointerLoop.TryBuild(Body, NumConsts, NumCarry, BodyJaxpr.Jaxpr.InVars.Count - NumConsts - NumCarry);
+        int nX = BodyJaxpr.Jaxpr.InVars.Count - NumConsts - NumCarry;
+        var plain = Body is null ? null : ScanPointerLoop.TryBuild(Body, NumConsts, NumCarry, nX);
+        var unrolled = Unrolled is null ? null : ScanPointerLoop.TryBuild(Unrolled, NumConsts, NumCarry, nX, Unroll);
+        // Both loops a scan runs (the unrolled blocks and the steps left over) must run over pointers, or neither does.
+        if ((Body is null || plain is not null) && (Unrolled is null || unrolled is not null)) (PointerLoop, UnrolledPointerLoop) = (plain, unrolled);
     }
 
-    /// <summary>The loop over raw pointers for a body of kernels and products (null when the body has other steps, or
-    /// when unrolled); the general path below runs otherwise, and when debugging hooks (NaN checks, the eager profiler)
-    /// are on.</summary>
+    /// <summary>The loops over raw pointers for bodies of kernels and products (for the plain body, and for the unrolled
+    /// body when there is one; null when a body has other steps); the general path below runs otherwise, and when
+    /// debugging hooks (NaN checks, the eager profiler) are on.</summary>
     public ScanPointerLoop? PointerLoop { get; private set; }
+    public ScanPointerLoop? UnrolledPointerLoop { get; private set; }
+
+    private ScanPointerLoop? AnyPointerLoop => PointerLoop ?? UnrolledPointerLoop;
+
+    /// <summary>The scan on the pointer loops: the unrolled blocks, then the steps left over.</summary>
+    private Tensor[] RunOnPointers(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into)
+    {
+        int nC = NumConsts, nK = NumCarry, length = Length;
+        var consts = ins[..nC];
+        var carry = ins[nC..(nC + nK)];
+        var xs = ins[(nC + nK)..];
+        var ys = new Array[outAvals.Length - nK];
+        for (int k = 0; k < ys.Length; k++)
+            ys[k] = into?.Invoke(nK + k) ?? KernelUtil.NewUninitialized(outAvals[nK + k].DType, outAvals[nK + k].Size);
+        int blocked = UnrolledPointerLoop is null ? 0 : length / Unroll * Unroll;
+        if (blocked > 0) carry = UnrolledPointerLoop!.Run(consts, carry, xs, ys, outAvals, length, Reverse, 0, blocked);
+        if (blocked < length) carry = PointerLoop!.Run(consts, carry, xs, ys, outAvals, length, Reverse, blocked, length);
+        var outs = new Tensor[outAvals.Length];
+        carry.CopyTo(outs, 0);
+        for (int k = 0; k < ys.Length; k++) outs[nK + k] = KernelUtil.Wrap(ys[k], outAvals[nK + k]);
+        return outs;
+    }
 
     /// <summary>The body applied <paramref name="u"/> times in a row, traced into one jaxpr.</summary>
     private ClosedJaxpr Repeat(ClosedJaxpr body, int u)
@@ -61,7 +87,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
-        (Body is null ? "" : $", body of {Body.KernelCount} steps") + (PointerLoop is null ? "" : PointerLoop.InPlaceAccumulators == 0 ? " (pointer loop)" : $" (pointer loop, {PointerLoop.InPlaceAccumulators} accumulator{(PointerLoop.InPlaceAccumulators == 1 ? "" : "s")} in place)") +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") + (AnyPointerLoop is not { } pl ? "" : pl.InPlaceAccumulators == 0 ? " (pointer loop)" : $" (pointer loop, {pl.InPlaceAccumulators} accumulator{(pl.InPlaceAccumulators == 1 ? "" : "s")} in place)") +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>
@@ -74,8 +100,8 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
         int nC = NumConsts, nK = NumCarry, length = Length;
-        if (PointerLoop is { } fast && ScanPointerLoop.Enabled && length > 0 && !DebugNans.Enabled && !EagerProfiler.Enabled)
-            return fast.Run(ins, outAvals, into, length, Reverse);
+        if (AnyPointerLoop is not null && ScanPointerLoop.Enabled && length > 0 && !DebugNans.Enabled && !EagerProfiler.Enabled)
+            return RunOnPointers(ins, outAvals, into);
         var seqs = ins[(nC + nK)..];
         int nX = seqs.Length, nys = outAvals.Length - nK;
         var args = new Tensor[ins.Length];

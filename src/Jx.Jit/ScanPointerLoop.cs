@@ -10,7 +10,8 @@ namespace Jx;
 /// next while the one after overwrites the older set). Per iteration nothing is allocated and nothing goes through
 /// <see cref="Tensor"/>s: this is the executor's loop for a scan, built once per compiled body by
 /// <see cref="TryBuild"/>; a body with anything else (a nested loop, another library call, a carry passed through
-/// unchanged) runs on <see cref="ScanStep"/>'s general path.</summary>
+/// unchanged) runs on <see cref="ScanStep"/>'s general path. An unrolled body (u steps per iteration) reads u rows of
+/// every xs and writes u rows of every y per iteration.</summary>
 internal sealed unsafe class ScanPointerLoop
 {
     /// <summary>Off only to compare against the general path (tests, benchmarks).</summary>
@@ -24,16 +25,17 @@ internal sealed unsafe class ScanPointerLoop
 
     private enum Source : byte { None, Const, Carry, Row, Produced, DirectY, Literal, Accumulator }
 
-    private readonly int _nC, _nK, _nX, _nY;
+    private readonly int _nC, _nK, _nX, _nY, _u;
     private readonly Aval[] _avals;          // per pointer index: slots first, then literals
     private readonly Source[] _source;       // per pointer index
     private readonly int[] _index;           // per pointer index: input index (const, carry, xs), ys index (DirectY)
+    private readonly int[] _rowOffset;       // per pointer index: for rows and DirectY, the step within an unrolled block
     private readonly Tensor[] _literals;     // pointer index SlotCount + i
     private readonly int _slots;
     private readonly int[] _produced;        // slots written by a step (not DirectY)
     private readonly int[] _rowSlots, _directSlots, _carrySlots, _accumulators;
     private readonly int[] _carryOut;        // per carry: pointer index of its new value
-    private readonly (int Y, int From)[] _copiedYs; // ys not written in place: copied from this pointer index after each iteration
+    private readonly (int Y, int Offset, int From)[] _copiedYs; // ys not written in place: copied from this pointer index after each iteration
     private readonly Op[] _ops;
 
     private abstract record Op;
@@ -41,10 +43,11 @@ internal sealed unsafe class ScanPointerLoop
     /// <summary>A product; with <paramref name="Accumulate"/> it adds into C (an accumulator carry) instead.</summary>
     private sealed record GemmOp(GemmCall Call, int A, int B, int C, bool Accumulate = false) : Op;
 
-    private ScanPointerLoop(int nC, int nK, int nX, int nY, Aval[] avals, Source[] source, int[] index, Tensor[] literals, int slots,
-        int[] carryOut, (int, int)[] copiedYs, Op[] ops)
+    private ScanPointerLoop(int nC, int nK, int nX, int nY, int u, Aval[] avals, Source[] source, int[] index, int[] rowOffset,
+        Tensor[] literals, int slots, int[] carryOut, (int, int, int)[] copiedYs, Op[] ops)
     {
-        (_nC, _nK, _nX, _nY, _avals, _source, _index, _literals, _slots) = (nC, nK, nX, nY, avals, source, index, literals, slots);
+        (_nC, _nK, _nX, _nY, _u, _avals, _source, _index, _literals, _slots) = (nC, nK, nX, nY, u, avals, source, index, literals, slots);
+        _rowOffset = rowOffset;
         _carryOut = carryOut;
         _copiedYs = copiedYs;
         _ops = ops;
@@ -57,14 +60,17 @@ internal sealed unsafe class ScanPointerLoop
     }
 
     /// <summary>The pointer loop for a scan body with <paramref name="nC"/> consts, <paramref name="nK"/> carries and
-    /// <paramref name="nX"/> xs, or null when the body has a step it cannot run (see the class summary).</summary>
-    public static ScanPointerLoop? TryBuild(CpuExecutable body, int nC, int nK, int nX)
+    /// <paramref name="nX"/> xs, running <paramref name="u"/> steps per iteration (the body then takes u rows of every xs
+    /// and returns u rows of every y, step-major), or null when the body has a step it cannot run (see the class
+    /// summary).</summary>
+    public static ScanPointerLoop? TryBuild(CpuExecutable body, int nC, int nK, int nX, int u = 1)
     {
         var plan = body.Plan;
         int slots = plan.SlotAvals.Length;
         var avals = new List<Aval>(plan.SlotAvals);
         var source = new List<Source>(Enumerable.Repeat(Source.None, slots));
         var index = new List<int>(Enumerable.Repeat(-1, slots));
+        var rowOffset = new List<int>(Enumerable.Repeat(0, slots));
         var literals = new List<Tensor>();
         int Literal(Tensor t)
         {
@@ -72,15 +78,17 @@ internal sealed unsafe class ScanPointerLoop
             avals.Add(t.Aval);
             source.Add(Source.Literal);
             index.Add(literals.Count - 1);
+            rowOffset.Add(0);
             return avals.Count - 1;
         }
-        if (plan.InputSlots.Length != nC + nK + nX) return null;
+        if (plan.InputSlots.Length != nC + nK + u * nX) return null;
         for (int i = 0; i < plan.InputSlots.Length; i++)
         {
             int s = plan.InputSlots[i];
             if (source[s] != Source.None) return null;
             source[s] = i < nC ? Source.Const : i < nC + nK ? Source.Carry : Source.Row;
-            index[s] = i < nC ? i : i < nC + nK ? i - nC : i - nC - nK;
+            index[s] = i < nC ? i : i < nC + nK ? i - nC : (i - nC - nK) % nX;
+            if (i >= nC + nK) rowOffset[s] = (i - nC - nK) / nX;
         }
         foreach (var (slot, value) in plan.ConstSlots)
         {
@@ -112,7 +120,8 @@ internal sealed unsafe class ScanPointerLoop
             }
         }
 
-        int nY = plan.Outputs.Length - nK;
+        if ((plan.Outputs.Length - nK) % u != 0) return null;
+        int nY = (plan.Outputs.Length - nK) / u;
         int Pointer(object output) => output is int s ? s : Literal((Tensor)output);
         var carryOut = new int[nK];
         for (int c = 0; c < nK; c++)
@@ -122,16 +131,16 @@ internal sealed unsafe class ScanPointerLoop
             if (source[carryOut[c]] == Source.Carry) return null;
         }
         if (AccumulateInPlace) FoldAccumulators(plan, ops, source, index, carryOut);
-        var copied = new List<(int, int)>();
-        for (int y = 0; y < nY; y++)
+        var copied = new List<(int, int, int)>();
+        for (int o = 0; o < u * nY; o++)
         {
-            int p = Pointer(plan.Outputs[nK + y]);
-            if (source[p] == Source.Produced) { source[p] = Source.DirectY; index[p] = y; }
-            else copied.Add((y, p));
+            int p = Pointer(plan.Outputs[nK + o]), y = o % nY, j = o / nY;
+            if (source[p] == Source.Produced) { source[p] = Source.DirectY; index[p] = y; rowOffset[p] = j; }
+            else copied.Add((y, j, p));
         }
         if (!AllSlotsFilled(ops, source)) return null;
-        return new ScanPointerLoop(nC, nK, nX, nY, avals.ToArray(), source.ToArray(), index.ToArray(), literals.ToArray(), slots,
-            carryOut, copied.ToArray(), ops.ToArray());
+        return new ScanPointerLoop(nC, nK, nX, nY, u, avals.ToArray(), source.ToArray(), index.ToArray(), rowOffset.ToArray(),
+            literals.ToArray(), slots, carryOut, copied.ToArray(), ops.ToArray());
     }
 
     /// <summary>A carry that only accumulates products, <c>c' = c + A·B</c> (a weight gradient summed over a backward
@@ -190,9 +199,11 @@ internal sealed unsafe class ScanPointerLoop
         _ => false,
     });
 
-    /// <summary>Runs the scan: <paramref name="ins"/> are its consts, initial carries and stacked xs; returns the final
-    /// carries and the stacked ys (written into arrays from <paramref name="into"/> where it gives one).</summary>
-    public Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into, int length, bool reverse)
+    /// <summary>Runs steps <paramref name="from"/> … <paramref name="to"/> − 1 of a scan of <paramref name="length"/>
+    /// steps (in blocks of the body's unroll, which must divide the range), starting from <paramref name="carryIn"/> and
+    /// writing row i of every y into <paramref name="ys"/> (the scan's outputs have <paramref name="outAvals"/>: the
+    /// carries, then the stacked ys); returns the carries after the last step.</summary>
+    public Tensor[] Run(Tensor[] consts, Tensor[] carryIn, Tensor[] xs, Array[] ys, Aval[] outAvals, int length, bool reverse, int from, int to)
     {
         int n = _avals.Length;
         var ptr = new nint[n];
@@ -205,47 +216,44 @@ internal sealed unsafe class ScanPointerLoop
         }
         var rowBase = new nint[n];
         var rowBytes = new nint[n];
-        var ys = new Array[_nY];
         var yBase = new nint[_nY];
         var yBytes = new nint[_nY];
         var sets = new Array?[2][];
         var setPtr = new nint[2][];
         var carry = new nint[_nK];
+        var accumulated = new Array?[n];
         try
         {
             for (int p = 0; p < n; p++)
             {
                 switch (_source[p])
                 {
-                    case Source.Const: ptr[p] = Pin(ins[_index[p]].Buffer!.RawArray()); break;
+                    case Source.Const: ptr[p] = Pin(consts[_index[p]].Buffer!.RawArray()); break;
                     case Source.Literal: ptr[p] = Pin(_literals[_index[p]].Buffer!.RawArray()); break;
                     case Source.Row:
                     {
-                        var b = ins[_nC + _nK + _index[p]].Buffer!;
+                        var b = xs[_index[p]].Buffer!;
                         int size = _avals[p].Size;
                         // A splat xs (a zero tangent) has no array: its one row is materialized and read at every step.
                         rowBase[p] = Pin(b.IsSplat ? KernelUtil.SplatRow(b, size).RawArray() : b.RawArray());
                         rowBytes[p] = b.IsSplat ? 0 : (nint)size * _avals[p].DType.ItemSize();
                         break;
                     }
+                    case Source.Accumulator:
+                    {
+                        var init = carryIn[_index[p]].Buffer!.RawArray();
+                        accumulated[p] = KernelUtil.NewUninitialized(_avals[p].DType, _avals[p].Size);
+                        Array.Copy(init, accumulated[p]!, _avals[p].Size);
+                        ptr[p] = Pin(accumulated[p]!);
+                        break;
+                    }
                 }
             }
-            for (int c = 0; c < _nK; c++) carry[c] = Pin(ins[_nC + c].Buffer!.RawArray());
-            var accumulated = new Array?[n];
-            foreach (var s in _accumulators)
-            {
-                var init = ins[_nC + _index[s]].Buffer!.RawArray();
-                accumulated[s] = KernelUtil.NewUninitialized(_avals[s].DType, _avals[s].Size);
-                Array.Copy(init, accumulated[s]!, _avals[s].Size);
-                ptr[s] = Pin(accumulated[s]!);
-            }
+            for (int c = 0; c < _nK; c++) carry[c] = Pin(carryIn[c].Buffer!.RawArray());
             for (int y = 0; y < _nY; y++)
             {
-                var a = outAvals[_nK + y];
-                int row = a.Size / Math.Max(1, length);
-                ys[y] = into?.Invoke(_nK + y) ?? KernelUtil.NewUninitialized(a.DType, a.Size);
                 yBase[y] = Pin(ys[y]);
-                yBytes[y] = (nint)row * a.DType.ItemSize();
+                yBytes[y] = (nint)(outAvals[_nK + y].Size / Math.Max(1, length)) * outAvals[_nK + y].DType.ItemSize();
             }
             for (int set = 0; set < 2; set++)
             {
@@ -258,14 +266,15 @@ internal sealed unsafe class ScanPointerLoop
                 }
             }
             var args = _ops.Select(o => o is KernelOp k ? new nint[k.Slots.Length] : null).ToArray();
+            int Row(int step) => reverse ? length - 1 - step : step;
 
-            for (int step = 0; step < length; step++)
+            int iteration = 0;
+            for (int step = from; step < to; step += _u, iteration++)
             {
-                int i = reverse ? length - 1 - step : step;
-                var current = setPtr[step & 1];
+                var current = setPtr[iteration & 1];
                 foreach (var s in _produced) ptr[s] = current[s];
-                foreach (var s in _rowSlots) ptr[s] = rowBase[s] + i * rowBytes[s];
-                foreach (var s in _directSlots) ptr[s] = yBase[_index[s]] + i * yBytes[_index[s]];
+                foreach (var s in _rowSlots) ptr[s] = rowBase[s] + Row(step + _rowOffset[s]) * rowBytes[s];
+                foreach (var s in _directSlots) ptr[s] = yBase[_index[s]] + Row(step + _rowOffset[s]) * yBytes[_index[s]];
                 foreach (var s in _carrySlots) ptr[s] = carry[_index[s]];
                 for (int o = 0; o < _ops.Length; o++)
                 {
@@ -284,31 +293,31 @@ internal sealed unsafe class ScanPointerLoop
                             break;
                     }
                 }
-                foreach (var (y, from) in _copiedYs)
-                    System.Buffer.MemoryCopy((void*)ptr[from], (void*)(yBase[y] + i * yBytes[y]), yBytes[y], yBytes[y]);
+                foreach (var (y, offset, src) in _copiedYs)
+                    System.Buffer.MemoryCopy((void*)ptr[src], (void*)(yBase[y] + Row(step + offset) * yBytes[y]), yBytes[y], yBytes[y]);
                 for (int c = 0; c < _nK; c++) carry[c] = ptr[_carryOut[c]];
             }
 
-            var outs = new Tensor[outAvals.Length];
-            var last = sets[(length - 1) & 1];
+            var outs = new Tensor[_nK];
+            var last = sets[(iteration - 1) & 1];
             for (int c = 0; c < _nK; c++)
             {
                 int p = _carryOut[c];
                 var a = outAvals[c];
-                // A value of the last iteration's set is this run's own array; anything else (a row of an xs or of a y,
-                // a constant) is copied out.
-                if ((_source[p] == Source.Produced ? last[p] : _source[p] == Source.Accumulator ? accumulated[p] : null) is { } own)
+                // A value of the last iteration's set or an accumulator is this run's own array; anything else (a row of
+                // an xs or of a y, a constant) is copied out.
+                if (iteration > 0 && (_source[p] == Source.Produced ? last[p] : _source[p] == Source.Accumulator ? accumulated[p] : null) is { } own)
                 {
                     outs[c] = KernelUtil.Wrap(own, a);
                     continue;
                 }
+                if (iteration == 0) { outs[c] = carryIn[c]; continue; }
                 var dst = KernelUtil.NewUninitialized(a.DType, a.Size);
                 long bytes = (long)a.Size * a.DType.ItemSize();
                 fixed (byte* d = &MemoryMarshal.GetArrayDataReference(dst))
                     System.Buffer.MemoryCopy((void*)carry[c], d, bytes, bytes);
                 outs[c] = KernelUtil.Wrap(dst, a);
             }
-            for (int y = 0; y < _nY; y++) outs[_nK + y] = KernelUtil.Wrap(ys[y], outAvals[_nK + y]);
             return outs;
         }
         finally
