@@ -29,8 +29,8 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
         // The plain body runs only the steps left over by the unrolled blocks (all of them without unroll).
         if (Unrolled is null || Length % Unroll != 0) Body = compile(BodyJaxpr, "scan_body");
         int nX = BodyJaxpr.Jaxpr.InVars.Count - NumConsts - NumCarry;
-        var plain = Body is null ? null : ScanPointerLoop.TryBuild(Body, NumConsts, NumCarry, nX);
-        var unrolled = Unrolled is null ? null : ScanPointerLoop.TryBuild(Unrolled, NumConsts, NumCarry, nX, Unroll);
+        var plain = Body is null ? null : PointerLoop.TryBuild(Body, NumConsts, NumCarry, nX);
+        var unrolled = Unrolled is null ? null : PointerLoop.TryBuild(Unrolled, NumConsts, NumCarry, nX, Unroll);
         // Both loops a scan runs (the unrolled blocks and the steps left over) must run over pointers, or neither does.
         if ((Body is null || plain is not null) && (Unrolled is null || unrolled is not null)) (PointerLoop, UnrolledPointerLoop) = (plain, unrolled);
     }
@@ -38,10 +38,10 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     /// <summary>The loops over raw pointers for bodies of kernels and products (for the plain body, and for the unrolled
     /// body when there is one; null when a body has other steps); the general path below runs otherwise, and when
     /// debugging hooks (NaN checks, the eager profiler) are on.</summary>
-    public ScanPointerLoop? PointerLoop { get; private set; }
-    public ScanPointerLoop? UnrolledPointerLoop { get; private set; }
+    public PointerLoop? PointerLoop { get; private set; }
+    public PointerLoop? UnrolledPointerLoop { get; private set; }
 
-    private ScanPointerLoop? AnyPointerLoop => PointerLoop ?? UnrolledPointerLoop;
+    private PointerLoop? AnyPointerLoop => PointerLoop ?? UnrolledPointerLoop;
 
     /// <summary>The scan on the pointer loops: the unrolled blocks, then the steps left over.</summary>
     private Tensor[] RunOnPointers(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into)
@@ -100,7 +100,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
         int nC = NumConsts, nK = NumCarry, length = Length;
-        if (AnyPointerLoop is not null && ScanPointerLoop.Enabled && length > 0 && !DebugNans.Enabled && !EagerProfiler.Enabled)
+        if (AnyPointerLoop is not null && PointerLoop.Enabled && length > 0 && !DebugNans.Enabled && !EagerProfiler.Enabled)
             return RunOnPointers(ins, outAvals, into);
         var seqs = ins[(nC + nK)..];
         int nX = seqs.Length, nys = outAvals.Length - nK;

@@ -1,8 +1,9 @@
 namespace Jx;
 
 /// <summary>A while loop in a compiled program: the loop runs in the executor around the precompiled condition and
-/// body programs. The body's kernel outputs live in a <see cref="LoopArena"/> (two buffer sets on alternate
-/// iterations), so the carry is written into reused buffers rather than fresh arrays every iteration.</summary>
+/// body programs. A body of fused kernels and float products runs over raw pointers (<see cref="PointerLoop"/>);
+/// otherwise the body's kernel outputs live in a <see cref="LoopArena"/>. Either way the carry lives in two buffer
+/// sets used on alternate iterations rather than fresh arrays every iteration.</summary>
 internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopStep(eqn, inputs, outSlots)
 {
     public ClosedJaxpr CondJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("cond_jaxpr");
@@ -17,10 +18,15 @@ internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Loop
     {
         Cond = compile(CondJaxpr, "while_cond");
         Body = compile(BodyJaxpr, "while_body");
+        BodyLoop = PointerLoop.TryBuild(Body, BodyConsts, BodyJaxpr.Jaxpr.InVars.Count - BodyConsts, 0);
     }
 
+    /// <summary>The body as a loop over raw pointers, or null when it has other steps.</summary>
+    public PointerLoop? BodyLoop { get; private set; }
+
     public override string Describe(Func<int, string> slotName) =>
-        $"loop while {Operands(slotName)}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps";
+        $"loop while {Operands(slotName)}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps" +
+        (BodyLoop is null ? "" : " (pointer loop)");
 
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
@@ -30,11 +36,17 @@ internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Loop
         for (int i = 0; i < nc; i++) condArgs[i] = ins[i];
         for (int i = 0; i < nb; i++) bodyArgs[i] = ins[nc + i];
         var carry = ins[(nc + nb)..];
+        bool Proceed(Tensor[] current)
+        {
+            current.CopyTo(condArgs, nc);
+            return Cond!.Execute(condArgs, null)[0].Buffer!.GetDouble(0) != 0;
+        }
+        if (BodyLoop is { } fast && PointerLoop.Enabled && !DebugNans.Enabled && !EagerProfiler.Enabled)
+            return fast.RunWhile(ins[nc..(nc + nb)], carry, outAvals, Proceed);
         var arena = new LoopArena(Body!.SlotCount);
         for (int step = 0; ; step++)
         {
-            carry.CopyTo(condArgs, nc);
-            if (Cond!.Execute(condArgs, null)[0].Buffer!.GetDouble(0) == 0) return carry;
+            if (!Proceed(carry)) return carry;
             carry.CopyTo(bodyArgs, nb);
             arena.Parity = step & 1;
             var r = Body.Execute(bodyArgs, arena);

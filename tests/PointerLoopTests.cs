@@ -2,11 +2,11 @@ using static Jx.Transforms;
 
 namespace Jx.Tests;
 
-/// <summary>A compiled scan whose body is kernels and float products runs as a loop over raw pointers
-/// (<see cref="ScanPointerLoop"/>): rows of xs read in place, ys written in place, no per-iteration allocation. Each
+/// <summary>A compiled scan or while loop whose body is kernels and float products runs as a loop over raw pointers
+/// (<see cref="PointerLoop"/>): rows of xs read in place, ys written in place, no per-iteration allocation. Each
 /// case is checked bit for bit against the general loop path (the same compiled kernels and products, run through
 /// tensors) and against eager evaluation.</summary>
-public class ScanPointerLoopTests
+public class PointerLoopTests
 {
     private static readonly Tensor Xs = (Np.Arange(60).Reshape([5, 3, 4]).AsType(DType.Float32) - 30f) * 0.05f;
 
@@ -16,13 +16,13 @@ public class ScanPointerLoopTests
     private static void Check(Func<Tensor, Tensor, Tensor[]> f, Tensor a, Tensor b, bool pointerLoop, double tol = 1e-6, bool exact = true)
     {
         var lowered = Jit(f).Lower(a, b).FusionGroups;
-        Assert.Contains("loop scan", lowered);
+        Assert.Contains("loop ", lowered);
         Assert.Equal(pointerLoop, lowered.Contains("(pointer loop"));
         var fast = Jit(f)(a, b);
         Tensor[] general;
-        ScanPointerLoop.Enabled = false;
+        PointerLoop.Enabled = false;
         try { general = Jit(f)(a, b); }
-        finally { ScanPointerLoop.Enabled = true; }
+        finally { PointerLoop.Enabled = true; }
         var eager = f(a, b);
         Assert.Equal(eager.Length, fast.Length);
         for (int i = 0; i < fast.Length; i++)
@@ -121,6 +121,16 @@ public class ScanPointerLoopTests
     }
 
     [Fact]
+    public void ACarryThatStaysUnchangedKeepsItsInitialValue()
+    {
+        Check((c0, xs) =>
+        {
+            var ((c, k), ys) = Lax.Scan(((Tensor C, Tensor K) s, Tensor x) => ((s.C * s.K + x, s.K), s.K.Sum()), (c0, c0 * 0.5f + 0.25f), xs);
+            return [c, k, ys];
+        }, Np.Full([3, 4], 0.5f), Xs, pointerLoop: true);
+    }
+
+    [Fact]
     public void SplatInputsIntegerCarriesAndFloat64ProductsRunInPlace()
     {
         // Zero xs and a zero initial carry (splat buffers), an int32 step counter, float64 values and a batched product.
@@ -182,6 +192,27 @@ public class ScanPointerLoopTests
         Assert.Contains("(pointer loop)", lowered);
         Assert.DoesNotContain("accumulator", lowered);
         Check(kept, Np.Ones([4, 4]), Xs, pointerLoop: true);
+    }
+
+    [Fact]
+    public void AWhileLoopBodyOfKernelsAndProductsRunsOverPointers()
+    {
+        // (i, h, s) → (i + 1, tanh(h·w) + x, s + Σh) while i < n: a counter, a product, and an accumulated sum.
+        var w = (Np.Arange(16).Reshape([4, 4]).AsType(DType.Float32) - 8f) * 0.1f;
+        Func<Tensor, Tensor, Tensor[]> f = (h0, n) =>
+        {
+            var (i, h, s) = Lax.WhileLoop(((Tensor I, Tensor H, Tensor S) c) => c.I < n,
+                c => (c.I + 1, Np.Tanh(c.H.Matmul(w)) + 0.5f, c.S + c.H.Sum()), (I: Tensor.Scalar(0), H: h0, S: Tensor.Scalar(0f)));
+            return [i, h, s];
+        };
+        var h0 = Np.Full([3, 4], 0.25f);
+        Check(f, h0, Tensor.Scalar(7), pointerLoop: true);
+        Check(f, h0, Tensor.Scalar(1), pointerLoop: true);
+        // A loop that never runs returns its initial carry.
+        Check(f, h0, Tensor.Scalar(0), pointerLoop: true);
+        Assert.Equal(h0.ToArray<float>(), Jit(f)(h0, Tensor.Scalar(-3))[1].ToArray<float>());
+        // ForiLoop with traced bounds is a while loop.
+        Check((x, n) => [Lax.ForiLoop(Tensor.Scalar(0), n, (i, c) => c.Matmul(w) * 0.5f + i.AsType(DType.Float32), x)], h0, Tensor.Scalar(5), pointerLoop: true);
     }
 
     [Fact]

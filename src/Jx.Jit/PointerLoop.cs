@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace Jx;
 
-/// <summary>A scan whose compiled body is only fused kernels and float products, run as a loop over raw pointers: every
+/// <summary>A loop whose compiled body is only fused kernels and float products (a scan's, a while loop's), run over raw
+/// pointers: every
 /// array the loop touches is pinned once per run, and each iteration only rewrites the pointers its steps read before
 /// calling the body's kernels and GEMMs directly. Row i of an xs is read in place in the stacked array (no copy), a y
 /// that a kernel or product computes is written straight into row i of its stacked result, and the body's other
@@ -10,9 +11,9 @@ namespace Jx;
 /// next while the one after overwrites the older set). Per iteration nothing is allocated and nothing goes through
 /// <see cref="Tensor"/>s: this is the executor's loop for a scan, built once per compiled body by
 /// <see cref="TryBuild"/>; a body with anything else (a nested loop, another library call, a carry passed through
-/// unchanged) runs on <see cref="ScanStep"/>'s general path. An unrolled body (u steps per iteration) reads u rows of
+/// from another carry) runs on the loop step's general path. An unrolled body (u steps per iteration) reads u rows of
 /// every xs and writes u rows of every y per iteration.</summary>
-internal sealed unsafe class ScanPointerLoop
+internal sealed unsafe class PointerLoop
 {
     /// <summary>Off only to compare against the general path (tests, benchmarks).</summary>
     internal static bool Enabled { get; set; } = true;
@@ -43,7 +44,7 @@ internal sealed unsafe class ScanPointerLoop
     /// <summary>A product; with <paramref name="Accumulate"/> it adds into C (an accumulator carry) instead.</summary>
     private sealed record GemmOp(GemmCall Call, int A, int B, int C, bool Accumulate = false) : Op;
 
-    private ScanPointerLoop(int nC, int nK, int nX, int nY, int u, Aval[] avals, Source[] source, int[] index, int[] rowOffset,
+    private PointerLoop(int nC, int nK, int nX, int nY, int u, Aval[] avals, Source[] source, int[] index, int[] rowOffset,
         Tensor[] literals, int slots, int[] carryOut, (int, int, int)[] copiedYs, Op[] ops)
     {
         (_nC, _nK, _nX, _nY, _u, _avals, _source, _index, _literals, _slots) = (nC, nK, nX, nY, u, avals, source, index, literals, slots);
@@ -63,7 +64,7 @@ internal sealed unsafe class ScanPointerLoop
     /// <paramref name="nX"/> xs, running <paramref name="u"/> steps per iteration (the body then takes u rows of every xs
     /// and returns u rows of every y, step-major), or null when the body has a step it cannot run (see the class
     /// summary).</summary>
-    public static ScanPointerLoop? TryBuild(CpuExecutable body, int nC, int nK, int nX, int u = 1)
+    public static PointerLoop? TryBuild(CpuExecutable body, int nC, int nK, int nX, int u = 1)
     {
         var plan = body.Plan;
         int slots = plan.SlotAvals.Length;
@@ -127,8 +128,9 @@ internal sealed unsafe class ScanPointerLoop
         for (int c = 0; c < nK; c++)
         {
             carryOut[c] = Pointer(plan.Outputs[c]);
-            // A carry passed through from an older iteration would sit in the set the next iteration overwrites.
-            if (source[carryOut[c]] == Source.Carry) return null;
+            // A carry passed through from another carry would sit in the set the next iteration overwrites; one that stays
+            // unchanged (a loop bound) keeps pointing at its initial value.
+            if (source[carryOut[c]] == Source.Carry && index[carryOut[c]] != c) return null;
         }
         if (AccumulateInPlace) FoldAccumulators(plan, ops, source, index, carryOut);
         var copied = new List<(int, int, int)>();
@@ -139,7 +141,7 @@ internal sealed unsafe class ScanPointerLoop
             else copied.Add((y, j, p));
         }
         if (!AllSlotsFilled(ops, source)) return null;
-        return new ScanPointerLoop(nC, nK, nX, nY, u, avals.ToArray(), source.ToArray(), index.ToArray(), rowOffset.ToArray(),
+        return new PointerLoop(nC, nK, nX, nY, u, avals.ToArray(), source.ToArray(), index.ToArray(), rowOffset.ToArray(),
             literals.ToArray(), slots, carryOut, copied.ToArray(), ops.ToArray());
     }
 
@@ -205,124 +207,198 @@ internal sealed unsafe class ScanPointerLoop
     /// carries, then the stacked ys); returns the carries after the last step.</summary>
     public Tensor[] Run(Tensor[] consts, Tensor[] carryIn, Tensor[] xs, Array[] ys, Aval[] outAvals, int length, bool reverse, int from, int to)
     {
-        int n = _avals.Length;
-        var ptr = new nint[n];
-        var handles = new List<GCHandle>(n + 8);
-        nint Pin(Array a)
-        {
-            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
-            handles.Add(h);
-            return h.AddrOfPinnedObject();
-        }
-        var rowBase = new nint[n];
-        var rowBytes = new nint[n];
-        var yBase = new nint[_nY];
-        var yBytes = new nint[_nY];
-        var sets = new Array?[2][];
-        var setPtr = new nint[2][];
-        var carry = new nint[_nK];
-        var accumulated = new Array?[n];
-        try
-        {
-            for (int p = 0; p < n; p++)
-            {
-                switch (_source[p])
-                {
-                    case Source.Const: ptr[p] = Pin(consts[_index[p]].Buffer!.RawArray()); break;
-                    case Source.Literal: ptr[p] = Pin(_literals[_index[p]].Buffer!.RawArray()); break;
-                    case Source.Row:
-                    {
-                        var b = xs[_index[p]].Buffer!;
-                        int size = _avals[p].Size;
-                        // A splat xs (a zero tangent) has no array: its one row is materialized and read at every step.
-                        rowBase[p] = Pin(b.IsSplat ? KernelUtil.SplatRow(b, size).RawArray() : b.RawArray());
-                        rowBytes[p] = b.IsSplat ? 0 : (nint)size * _avals[p].DType.ItemSize();
-                        break;
-                    }
-                    case Source.Accumulator:
-                    {
-                        var init = carryIn[_index[p]].Buffer!.RawArray();
-                        accumulated[p] = KernelUtil.NewUninitialized(_avals[p].DType, _avals[p].Size);
-                        Array.Copy(init, accumulated[p]!, _avals[p].Size);
-                        ptr[p] = Pin(accumulated[p]!);
-                        break;
-                    }
-                }
-            }
-            for (int c = 0; c < _nK; c++) carry[c] = Pin(carryIn[c].Buffer!.RawArray());
-            for (int y = 0; y < _nY; y++)
-            {
-                yBase[y] = Pin(ys[y]);
-                yBytes[y] = (nint)(outAvals[_nK + y].Size / Math.Max(1, length)) * outAvals[_nK + y].DType.ItemSize();
-            }
-            for (int set = 0; set < 2; set++)
-            {
-                sets[set] = new Array?[n];
-                setPtr[set] = new nint[n];
-                foreach (var s in _produced)
-                {
-                    sets[set][s] = KernelUtil.NewUninitialized(_avals[s].DType, _avals[s].Size);
-                    setPtr[set][s] = Pin(sets[set][s]!);
-                }
-            }
-            var args = _ops.Select(o => o is KernelOp k ? new nint[k.Slots.Length] : null).ToArray();
-            int Row(int step) => reverse ? length - 1 - step : step;
+        using var run = new Runner(this, consts, carryIn, xs, ys, outAvals, length, reverse);
+        for (int step = from; step < to; step += _u) run.Iterate(step);
+        return run.Finish();
+    }
 
-            int iteration = 0;
-            for (int step = from; step < to; step += _u, iteration++)
+    /// <summary>Runs a while loop's body over pointers: <paramref name="proceed"/> gets the current carries (tensors over
+    /// the loop's buffers, valid until the next iteration) and says whether to run another iteration.</summary>
+    public Tensor[] RunWhile(Tensor[] consts, Tensor[] carryIn, Aval[] carryAvals, Func<Tensor[], bool> proceed)
+    {
+        using var run = new Runner(this, consts, carryIn, [], [], carryAvals, 0, false);
+        while (proceed(run.CurrentCarries())) run.Iterate(0);
+        return run.Finish();
+    }
+
+    /// <summary>One run of the loop: the pinned arrays, the two buffer sets and the current pointers.</summary>
+    private sealed class Runner : IDisposable
+    {
+        private readonly PointerLoop _loop;
+        private readonly Tensor[] _carryIn;
+        private readonly Tensor[] _consts;
+        private readonly Aval[] _outAvals;
+        private readonly int _length;
+        private readonly bool _reverse;
+        private readonly nint[] _ptr, _rowBase, _rowBytes, _yBase, _yBytes, _carry;
+        private readonly Array?[][] _sets = new Array?[2][];
+        private readonly nint[][] _setPtr = new nint[2][];
+        private readonly Array?[] _accumulated;
+        private readonly nint[]?[] _args;
+        private readonly List<GCHandle> _handles = [];
+        private int _iteration;
+
+        public Runner(PointerLoop loop, Tensor[] consts, Tensor[] carryIn, Tensor[] xs, Array[] ys, Aval[] outAvals, int length, bool reverse)
+        {
+            _loop = loop;
+            (_consts, _carryIn, _outAvals, _length, _reverse) = (consts, carryIn, outAvals, length, reverse);
+            int n = loop._avals.Length;
+            _ptr = new nint[n];
+            _rowBase = new nint[n];
+            _rowBytes = new nint[n];
+            _yBase = new nint[loop._nY];
+            _yBytes = new nint[loop._nY];
+            _carry = new nint[loop._nK];
+            _accumulated = new Array?[n];
+            try
             {
-                var current = setPtr[iteration & 1];
-                foreach (var s in _produced) ptr[s] = current[s];
-                foreach (var s in _rowSlots) ptr[s] = rowBase[s] + Row(step + _rowOffset[s]) * rowBytes[s];
-                foreach (var s in _directSlots) ptr[s] = yBase[_index[s]] + Row(step + _rowOffset[s]) * yBytes[_index[s]];
-                foreach (var s in _carrySlots) ptr[s] = carry[_index[s]];
-                for (int o = 0; o < _ops.Length; o++)
+                for (int p = 0; p < n; p++)
                 {
-                    switch (_ops[o])
+                    switch (loop._source[p])
                     {
-                        case KernelOp k:
+                        case Source.Const: _ptr[p] = Pin(consts[loop._index[p]].Buffer!.RawArray()); break;
+                        case Source.Literal: _ptr[p] = Pin(loop._literals[loop._index[p]].Buffer!.RawArray()); break;
+                        case Source.Row:
                         {
-                            var a = args[o]!;
-                            for (int j = 0; j < a.Length; j++) a[j] = ptr[k.Slots[j]];
-                            if (k.Parallel && Environment.ProcessorCount > 1) CpuExecutable.RunInParallel(k.Run, a, k.Total, Environment.ProcessorCount);
-                            else k.Run(a, 0, k.Total);
+                            var b = xs[loop._index[p]].Buffer!;
+                            int size = loop._avals[p].Size;
+                            // A splat xs (a zero tangent) has no array: its one row is materialized and read at every step.
+                            _rowBase[p] = Pin(b.IsSplat ? KernelUtil.SplatRow(b, size).RawArray() : b.RawArray());
+                            _rowBytes[p] = b.IsSplat ? 0 : (nint)size * loop._avals[p].DType.ItemSize();
                             break;
                         }
-                        case GemmOp g:
-                            g.Call.Run(ptr[g.A], ptr[g.B], ptr[g.C], g.Accumulate);
+                        case Source.Accumulator:
+                        {
+                            var init = carryIn[loop._index[p]].Buffer!.RawArray();
+                            _accumulated[p] = KernelUtil.NewUninitialized(loop._avals[p].DType, loop._avals[p].Size);
+                            Array.Copy(init, _accumulated[p]!, loop._avals[p].Size);
+                            _ptr[p] = Pin(_accumulated[p]!);
                             break;
+                        }
                     }
                 }
-                foreach (var (y, offset, src) in _copiedYs)
-                    System.Buffer.MemoryCopy((void*)ptr[src], (void*)(yBase[y] + Row(step + offset) * yBytes[y]), yBytes[y], yBytes[y]);
-                for (int c = 0; c < _nK; c++) carry[c] = ptr[_carryOut[c]];
-            }
-
-            var outs = new Tensor[_nK];
-            var last = sets[(iteration - 1) & 1];
-            for (int c = 0; c < _nK; c++)
-            {
-                int p = _carryOut[c];
-                var a = outAvals[c];
-                // A value of the last iteration's set or an accumulator is this run's own array; anything else (a row of
-                // an xs or of a y, a constant) is copied out.
-                if (iteration > 0 && (_source[p] == Source.Produced ? last[p] : _source[p] == Source.Accumulator ? accumulated[p] : null) is { } own)
+                for (int c = 0; c < loop._nK; c++) _carry[c] = Pin(carryIn[c].Buffer!.RawArray());
+                for (int y = 0; y < loop._nY; y++)
                 {
-                    outs[c] = KernelUtil.Wrap(own, a);
-                    continue;
+                    var a = outAvals[loop._nK + y];
+                    _yBase[y] = Pin(ys[y]);
+                    _yBytes[y] = (nint)(a.Size / Math.Max(1, length)) * a.DType.ItemSize();
                 }
-                if (iteration == 0) { outs[c] = carryIn[c]; continue; }
+                for (int set = 0; set < 2; set++)
+                {
+                    _sets[set] = new Array?[n];
+                    _setPtr[set] = new nint[n];
+                    foreach (var s in loop._produced)
+                    {
+                        _sets[set][s] = KernelUtil.NewUninitialized(loop._avals[s].DType, loop._avals[s].Size);
+                        _setPtr[set][s] = Pin(_sets[set][s]!);
+                    }
+                }
+                _args = loop._ops.Select(o => o is KernelOp k ? new nint[k.Slots.Length] : null).ToArray();
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        private nint Pin(Array a)
+        {
+            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
+            _handles.Add(h);
+            return h.AddrOfPinnedObject();
+        }
+
+        private int Row(int step) => _reverse ? _length - 1 - step : step;
+
+        /// <summary>One iteration: steps <paramref name="step"/> … <paramref name="step"/> + u − 1.</summary>
+        public void Iterate(int step)
+        {
+            var loop = _loop;
+            var ptr = _ptr;
+            var current = _setPtr[_iteration & 1];
+            foreach (var s in loop._produced) ptr[s] = current[s];
+            foreach (var s in loop._rowSlots) ptr[s] = _rowBase[s] + Row(step + loop._rowOffset[s]) * _rowBytes[s];
+            foreach (var s in loop._directSlots) ptr[s] = _yBase[loop._index[s]] + Row(step + loop._rowOffset[s]) * _yBytes[loop._index[s]];
+            foreach (var s in loop._carrySlots) ptr[s] = _carry[loop._index[s]];
+            var ops = loop._ops;
+            for (int o = 0; o < ops.Length; o++)
+            {
+                switch (ops[o])
+                {
+                    case KernelOp k:
+                    {
+                        var a = _args[o]!;
+                        for (int j = 0; j < a.Length; j++) a[j] = ptr[k.Slots[j]];
+                        if (k.Parallel && Environment.ProcessorCount > 1) CpuExecutable.RunInParallel(k.Run, a, k.Total, Environment.ProcessorCount);
+                        else k.Run(a, 0, k.Total);
+                        break;
+                    }
+                    case GemmOp g:
+                        g.Call.Run(ptr[g.A], ptr[g.B], ptr[g.C], g.Accumulate);
+                        break;
+                }
+            }
+            foreach (var (y, offset, src) in loop._copiedYs)
+                System.Buffer.MemoryCopy((void*)ptr[src], (void*)(_yBase[y] + Row(step + offset) * _yBytes[y]), _yBytes[y], _yBytes[y]);
+            for (int c = 0; c < loop._nK; c++) _carry[c] = ptr[loop._carryOut[c]];
+            _iteration++;
+        }
+
+        /// <summary>The array that holds carry <paramref name="c"/>'s current value, when it is a whole array of its own
+        /// (a buffer of the last iteration, an accumulator, a constant); null for a row of an xs or of a y.</summary>
+        private Array? CarryArray(int c)
+        {
+            if (_iteration == 0) return _carryIn[c].Buffer!.RawArray();
+            int p = _loop._carryOut[c];
+            return _loop._source[p] switch
+            {
+                Source.Produced => _sets[(_iteration - 1) & 1][p],
+                Source.Accumulator => _accumulated[p],
+                Source.Carry => _carryIn[c].Buffer!.RawArray(), // unchanged since the start
+                Source.Const => _consts[_loop._index[p]].Buffer!.RawArray(),
+                Source.Literal => _loop._literals[_loop._index[p]].Buffer!.RawArray(),
+                _ => null,
+            };
+        }
+
+        /// <summary>The current carries as tensors over the loop's own buffers (a while loop's condition reads them; they
+        /// are overwritten two iterations later).</summary>
+        public Tensor[] CurrentCarries()
+        {
+            var outs = new Tensor[_loop._nK];
+            for (int c = 0; c < outs.Length; c++)
+                outs[c] = _iteration == 0 ? _carryIn[c] : KernelUtil.Wrap(CarryArray(c)!, _outAvals[c]);
+            return outs;
+        }
+
+        /// <summary>The carries after the last iteration, as arrays of their own.</summary>
+        public Tensor[] Finish()
+        {
+            var outs = new Tensor[_loop._nK];
+            for (int c = 0; c < outs.Length; c++)
+            {
+                if (_iteration == 0) { outs[c] = _carryIn[c]; continue; }
+                var a = _outAvals[c];
+                var src = _loop._source[_loop._carryOut[c]];
+                if (src == Source.Carry) { outs[c] = _carryIn[c]; continue; } // unchanged since the start
+                // A buffer of the last iteration or an accumulator is this run's own array; anything else (a row of an xs
+                // or of a y, a constant) is copied out.
+                if (src is Source.Produced or Source.Accumulator) { outs[c] = KernelUtil.Wrap(CarryArray(c)!, a); continue; }
                 var dst = KernelUtil.NewUninitialized(a.DType, a.Size);
                 long bytes = (long)a.Size * a.DType.ItemSize();
                 fixed (byte* d = &MemoryMarshal.GetArrayDataReference(dst))
-                    System.Buffer.MemoryCopy((void*)carry[c], d, bytes, bytes);
+                    System.Buffer.MemoryCopy((void*)_carry[c], d, bytes, bytes);
                 outs[c] = KernelUtil.Wrap(dst, a);
             }
             return outs;
         }
-        finally
+
+        public void Dispose()
         {
-            foreach (var h in handles) h.Free();
+            foreach (var h in _handles) if (h.IsAllocated) h.Free();
+            _handles.Clear();
         }
     }
 }
