@@ -135,6 +135,36 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [InlineData(7, 13, 5, false, false)]
+    [InlineData(64, 32, 64, true, false)]
+    [InlineData(129, 257, 65, false, true)]
+    [InlineData(3, 0, 4, true, true)]
+    public void AccumulateAddsTheProductIntoC(int m, int k, int n, bool transA, bool managed)
+    {
+        var a = Rand(m * k, 21, v => v);
+        var b = Rand(k * n, 22, v => v);
+        var c0 = Rand(m * n, 23, v => v);
+        var product = Naive(a, b, m, k, n);
+        var aIn = transA ? TransposeOf(a, m, k) : a;
+        var c = (double[])c0.Clone();
+        var cf = c0.Select(v => (float)v).ToArray();
+        bool saved = Gemm.ForceManaged;
+        Gemm.ForceManaged = managed;
+        try
+        {
+            Gemm.Multiply(aIn, b, c, m, n, k, transA, false, accumulate: true);
+            Gemm.Multiply(aIn.Select(v => (float)v).ToArray(), b.Select(v => (float)v).ToArray(), cf, m, n, k, transA, false, accumulate: true);
+        }
+        finally { Gemm.ForceManaged = saved; }
+        for (int i = 0; i < c.Length; i++)
+        {
+            double want = c0[i] + product[i];
+            Assert.True(Math.Abs(c[i] - want) <= 1e-14 * (k + 2), $"f64 [{i}] {c[i]} vs {want}");
+            Assert.True(Math.Abs(cf[i] - want) <= 2e-6 * (k + 2), $"f32 [{i}] {cf[i]} vs {want}");
+        }
+    }
+
     [Fact]
     public void DotGeneralOnTransposedLayoutsMatchesTheNaiveProduct()
     {

@@ -4,8 +4,13 @@ namespace Jx.Tests;
 
 /// <summary>A compiled scan or while loop whose body is kernels and float products runs as a loop over raw pointers
 /// (<see cref="PointerLoop"/>): rows of xs read in place, ys written in place, no per-iteration allocation. Each
-/// case is checked bit for bit against the general loop path (the same compiled kernels and products, run through
-/// tensors) and against eager evaluation.</summary>
+/// case is checked against the general loop path (the same compiled kernels and products, run through tensors) — bit
+/// for bit, except where a carry accumulates a product in place (BLAS sums C + A·B in its own order) — and against
+/// eager evaluation. The tests flip the process-wide <see cref="PointerLoop.Enabled"/> switch, so they run alone.</summary>
+[CollectionDefinition("PointerLoop", DisableParallelization = true)]
+public class PointerLoopCollection;
+
+[Collection("PointerLoop")]
 public class PointerLoopTests
 {
     private static readonly Tensor Xs = (Np.Arange(60).Reshape([5, 3, 4]).AsType(DType.Float32) - 30f) * 0.05f;
@@ -192,6 +197,13 @@ public class PointerLoopTests
         Assert.Contains("(pointer loop)", lowered);
         Assert.DoesNotContain("accumulator", lowered);
         Check(kept, Np.Ones([4, 4]), Xs, pointerLoop: true);
+
+        // Not folded: the add reads the product transposed (xᵀ·sin(x) is not symmetric), so the GEMM's output is not
+        // the carry's layout.
+        Func<Tensor, Tensor, Tensor[]> transposed = (c0, xs) =>
+            [Lax.Scan((Tensor c, Tensor x) => (c + x.T.Matmul(Np.Sin(x)).T, x.Sum()), c0, xs).Carry];
+        Assert.DoesNotContain("accumulator", Jit(transposed).Lower(Np.Ones([4, 4]), Xs).FusionGroups);
+        Check(transposed, Np.Ones([4, 4]), Xs, pointerLoop: true);
     }
 
     [Fact]
@@ -210,6 +222,15 @@ public class PointerLoopTests
         Check(f, h0, Tensor.Scalar(1), pointerLoop: true);
         // A loop that never runs returns its initial carry.
         Check(f, h0, Tensor.Scalar(0), pointerLoop: true);
+        // A carry that accumulates a product is updated in place, and the condition reads it.
+        Func<Tensor, Tensor, Tensor[]> gram = (h, n) =>
+        {
+            var (i, g) = Lax.WhileLoop(((Tensor I, Tensor G) c) => (c.I < n) & (c.G.Sum() < 1e4f),
+                c => (c.I + 1, c.G + h.T.Matmul(h * c.I.AsType(DType.Float32))), (I: Tensor.Scalar(0), G: Np.Zeros([4, 4])));
+            return [i, g];
+        };
+        Assert.Contains("(pointer loop, 1 accumulator in place)", Jit(gram).Lower(h0, Tensor.Scalar(6)).FusionGroups);
+        Check(gram, h0, Tensor.Scalar(6), pointerLoop: true, exact: false);
         Assert.Equal(h0.ToArray<float>(), Jit(f)(h0, Tensor.Scalar(-3))[1].ToArray<float>());
         // ForiLoop with traced bounds is a while loop.
         Check((x, n) => [Lax.ForiLoop(Tensor.Scalar(0), n, (i, c) => c.Matmul(w) * 0.5f + i.AsType(DType.Float32), x)], h0, Tensor.Scalar(5), pointerLoop: true);

@@ -2,17 +2,17 @@ using System.Runtime.InteropServices;
 
 namespace Jx;
 
-/// <summary>A loop whose compiled body is only fused kernels and float products (a scan's, a while loop's), run over raw
-/// pointers: every
-/// array the loop touches is pinned once per run, and each iteration only rewrites the pointers its steps read before
-/// calling the body's kernels and GEMMs directly. Row i of an xs is read in place in the stacked array (no copy), a y
-/// that a kernel or product computes is written straight into row i of its stacked result, and the body's other
+/// <summary>A loop whose compiled body is only fused kernels and float products (a scan's or a while loop's), run over
+/// raw pointers: every array the loop touches is pinned once per run, and each iteration only rewrites the pointers its
+/// steps read before calling the body's kernels and GEMMs directly. Row i of an xs is read in place in the stacked
+/// array (no copy), a y that a kernel or product computes is written straight into row i of its stacked result, a
+/// carry that only accumulates a product is updated in place (<see cref="FoldAccumulators"/>), and the body's other
 /// values live in two sets of buffers used on alternate iterations (the carry made by one iteration is read by the
-/// next while the one after overwrites the older set). Per iteration nothing is allocated and nothing goes through
-/// <see cref="Tensor"/>s: this is the executor's loop for a scan, built once per compiled body by
-/// <see cref="TryBuild"/>; a body with anything else (a nested loop, another library call, a carry passed through
-/// from another carry) runs on the loop step's general path. An unrolled body (u steps per iteration) reads u rows of
-/// every xs and writes u rows of every y per iteration.</summary>
+/// next while the one after overwrites the older set). A scan's iterations allocate nothing and create no
+/// <see cref="Tensor"/>s (a while loop's condition, a compiled program of its own, gets tensors over the carries). It is
+/// built once per compiled body by <see cref="TryBuild"/>; a body with anything else (a nested loop, another library
+/// call, a carry that takes another carry's value) runs on the loop step's general path. An unrolled scan body (u steps
+/// per iteration) reads u rows of every xs and writes u rows of every y per iteration.</summary>
 internal sealed unsafe class PointerLoop
 {
     /// <summary>Off only to compare against the general path (tests, benchmarks).</summary>
@@ -60,10 +60,10 @@ internal sealed unsafe class PointerLoop
         _accumulators = Where(Source.Accumulator);
     }
 
-    /// <summary>The pointer loop for a scan body with <paramref name="nC"/> consts, <paramref name="nK"/> carries and
-    /// <paramref name="nX"/> xs, running <paramref name="u"/> steps per iteration (the body then takes u rows of every xs
-    /// and returns u rows of every y, step-major), or null when the body has a step it cannot run (see the class
-    /// summary).</summary>
+    /// <summary>The pointer loop for a loop body with <paramref name="nC"/> consts, <paramref name="nK"/> carries and
+    /// <paramref name="nX"/> xs (none for a while loop), running <paramref name="u"/> steps per iteration (the body then
+    /// takes u rows of every xs and returns u rows of every y, step-major), or null when the body has a step it cannot
+    /// run (see the class summary).</summary>
     public static PointerLoop? TryBuild(CpuExecutable body, int nC, int nK, int nX, int u = 1)
     {
         var plan = body.Plan;
@@ -141,6 +141,15 @@ internal sealed unsafe class PointerLoop
             else copied.Add((y, j, p));
         }
         if (!AllSlotsFilled(ops, source)) return null;
+        // Constants nothing reads (those the kernels inline as literals) are not pinned: pinning would fill in a splat.
+        var used = new HashSet<int>(carryOut.Concat(copied.Select(c => c.Item3)));
+        foreach (var op in ops)
+        {
+            if (op is KernelOp k) used.UnionWith(k.Slots);
+            else if (op is GemmOp g) used.UnionWith([g.A, g.B, g.C]);
+        }
+        for (int p = 0; p < source.Count; p++)
+            if (source[p] is Source.Const or Source.Literal && !used.Contains(p)) source[p] = Source.None;
         return new PointerLoop(nC, nK, nX, nY, u, avals.ToArray(), source.ToArray(), index.ToArray(), rowOffset.ToArray(),
             literals.ToArray(), slots, carryOut, copied.ToArray(), ops.ToArray());
     }
@@ -363,8 +372,8 @@ internal sealed unsafe class PointerLoop
             };
         }
 
-        /// <summary>The current carries as tensors over the loop's own buffers (a while loop's condition reads them; they
-        /// are overwritten two iterations later).</summary>
+        /// <summary>The current carries as tensors over the loop's own buffers (a while loop's condition reads them; a
+        /// buffer of the set is overwritten two iterations later, an accumulator by the next iteration).</summary>
         public Tensor[] CurrentCarries()
         {
             var outs = new Tensor[_loop._nK];

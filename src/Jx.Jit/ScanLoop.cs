@@ -1,12 +1,14 @@
 namespace Jx;
 
 /// <summary>A scan in a compiled program: the loop runs in the executor around the body's own compiled program (its
-/// fused kernels and library calls), with no per-iteration dispatch through primitives. Row i of every xs is copied
-/// out of its buffer into a buffer of the loop's <see cref="LoopArena"/> (splat buffers, such as zero tangents, stay
-/// splats), every y is written straight into its stacked result (a reused buffer of the enclosing program when it
-/// plans one), and the body's kernel outputs live in the arena too: two sets of buffers used on alternate iterations,
-/// so the carry produced by one iteration is read by the next while the iteration after that overwrites the older set.
-/// With unroll u, blocks of u steps run the body repeated u times as one program.</summary>
+/// fused kernels and library calls), with no per-iteration dispatch through primitives. A body of fused kernels and
+/// float products runs over raw pointers (<see cref="PointerLoop"/>: rows of xs read in place, ys written into their
+/// rows). Any other body takes the general path: row i of every xs is copied out of its buffer into a buffer of the
+/// loop's <see cref="LoopArena"/> (splat buffers, such as zero tangents, stay splats), every y is copied into its
+/// stacked result (a reused buffer of the enclosing program when it plans one), and the body's kernel outputs live in
+/// the arena too: two sets of buffers used on alternate iterations, so the carry produced by one iteration is read by
+/// the next while the iteration after that overwrites the older set. With unroll u, blocks of u steps run the body
+/// repeated u times as one program.</summary>
 internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopStep(eqn, inputs, outSlots)
 {
     public ClosedJaxpr BodyJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("jaxpr");
@@ -87,14 +89,15 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
-        (Body is null ? "" : $", body of {Body.KernelCount} steps") + (AnyPointerLoop is not { } pl ? "" : pl.InPlaceAccumulators == 0 ? " (pointer loop)" : $" (pointer loop, {pl.InPlaceAccumulators} accumulator{(pl.InPlaceAccumulators == 1 ? "" : "s")} in place)") +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") + ((UnrolledPointerLoop ?? PointerLoop) is not { } pl ? "" : pl.InPlaceAccumulators == 0 ? " (pointer loop)" : $" (pointer loop, {pl.InPlaceAccumulators} accumulator{(pl.InPlaceAccumulators == 1 ? "" : "s")} in place)") +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>
     public override bool WritesFresh(int output) => output >= NumCarry;
 
-    /// <summary>Rows of xs are copied out before the body reads them; consts and the initial carry may be passed
-    /// through to the outputs.</summary>
+    /// <summary>Only consts and the initial carry may be passed through to the outputs: a row of an xs that becomes a
+    /// carry or a y is copied (the general path copies every row before the body reads it; the pointer loop reads rows
+    /// in place and copies one only when it escapes).</summary>
     public override bool KeepsReference(int input) => input < NumConsts + NumCarry;
 
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)

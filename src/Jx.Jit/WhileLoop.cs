@@ -1,9 +1,10 @@
 namespace Jx;
 
 /// <summary>A while loop in a compiled program: the loop runs in the executor around the precompiled condition and
-/// body programs. A body of fused kernels and float products runs over raw pointers (<see cref="PointerLoop"/>);
-/// otherwise the body's kernel outputs live in a <see cref="LoopArena"/>. Either way the carry lives in two buffer
-/// sets used on alternate iterations rather than fresh arrays every iteration.</summary>
+/// body programs. A body of fused kernels and float products runs over raw pointers (<see cref="PointerLoop"/>, where
+/// a carry that only accumulates a product is updated in one buffer); otherwise the body's kernel outputs live in a
+/// <see cref="LoopArena"/>. Either way the carry lives in reused buffers (two sets used on alternate iterations)
+/// rather than fresh arrays every iteration.</summary>
 internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopStep(eqn, inputs, outSlots)
 {
     public ClosedJaxpr CondJaxpr { get; } = eqn.Params.Get<ClosedJaxpr>("cond_jaxpr");
@@ -26,7 +27,8 @@ internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Loop
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop while {Operands(slotName)}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps" +
-        (BodyLoop is null ? "" : " (pointer loop)");
+        (BodyLoop is not { } pl ? "" : pl.InPlaceAccumulators == 0 ? " (pointer loop)" :
+            $" (pointer loop, {pl.InPlaceAccumulators} accumulator{(pl.InPlaceAccumulators == 1 ? "" : "s")} in place)");
 
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
