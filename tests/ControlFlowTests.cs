@@ -339,3 +339,68 @@ public class ScanResidualEagerTests
         Assert.Equal(10, TanhCalls(() => Grad((Tensor v) => ControlFlowTests.Rnn(v, xs, checkpoint: true))(w)));
     }
 }
+
+/// <summary>Reverse mode through cond keeps the taken branch's residuals instead of running its primal again.</summary>
+[Collection("ScanEagerCounts")]
+public class CondResidualEagerTests
+{
+    private static int Calls(string what, Func<object> run)
+    {
+        EagerProfiler.Reset();
+        EagerProfiler.Enabled = true;
+        try { run(); }
+        finally { EagerProfiler.Enabled = false; }
+        var line = EagerProfiler.Report(100).Split('\n').SingleOrDefault(l => l.Contains(what));
+        return line is null ? 0 : int.Parse(line.Split("calls")[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]);
+    }
+
+    private static readonly Tensor W = Np.Array(new double[] { 0.5, -0.3, 0.8 });
+
+    private static Tensor F(Tensor x) =>
+        Lax.Cond(x.Sum() > 0.0, (Tensor v) => Np.Tanh(v * W).Sum() * 2.0, v => Np.Exp(v * W).Sum(), x);
+
+    [Fact]
+    public void GradRunsTheTakenBranchOnceAndMatchesFiniteDifferences()
+    {
+        foreach (var x0 in new[] { Np.Array(new double[] { 0.3, 0.1, -0.2 }), Np.Array(new double[] { -0.3, 0.1, -0.2 }) })
+        {
+            bool positive = x0.Sum().Item<double>() > 0;
+            string op = positive ? "tanh -> f64[3]" : "exp -> f64[3]";
+            Assert.Equal(1, Calls(op, () => Grad(F)(x0)));
+            Assert.Equal(1, Calls(op, () => ValueAndGrad(F)(x0)));
+            // The untaken branch never runs.
+            Assert.Equal(0, Calls(positive ? "exp -> f64[3]" : "tanh -> f64[3]", () => Grad(F)(x0)));
+            var g = Grad(F)(x0).ToArray<double>();
+            for (int i = 0; i < 3; i++)
+            {
+                var e = new double[3]; e[i] = 1e-6;
+                var d = Np.Array(e);
+                double fd = (F(x0 + d).Item<double>() - F(x0 - d).Item<double>()) / 2e-6;
+                Assert.Equal(fd, g[i], 6);
+            }
+            Assert.True(Np.AllClose(Grad(F)(x0), Jit(Grad(F))(x0), 1e-12, 1e-12));
+        }
+    }
+
+    [Fact]
+    public void SwitchBranchesWithDifferentResidualsTransposeCorrectly()
+    {
+        // Three branches that keep different residuals (none, one, two), under Grad, Jit(Grad) and a second order.
+        Func<Tensor, Tensor, Tensor> f = (i, x) => Lax.Switch(i, [v => v * 3.0, v => Np.Sin(v) * v, v => Np.Exp(v) * Np.Cos(v)], x).Sum();
+        var x0 = Np.Array(new double[] { 0.4, -0.7 });
+        var expected = new Func<double, double>[] { v => 3, v => Math.Cos(v) * v + Math.Sin(v), v => Math.Exp(v) * (Math.Cos(v) - Math.Sin(v)) };
+        for (int b = 0; b < 3; b++)
+        {
+            var i = Tensor.Scalar(b);
+            var g = Grad((Tensor x) => f(i, x))(x0).ToArray<double>();
+            var gj = Jit(Grad((Tensor x) => f(i, x)))(x0).ToArray<double>();
+            var xs = x0.ToArray<double>();
+            for (int k = 0; k < 2; k++)
+            {
+                Assert.Equal(expected[b](xs[k]), g[k], 12);
+                Assert.Equal(expected[b](xs[k]), gj[k], 12);
+            }
+            CheckGrads((Tensor x) => f(i, x), x0, order: 2);
+        }
+    }
+}

@@ -4,8 +4,9 @@ namespace Jx;
 /// extra operands and carries). Scan's JVP is one scan; under linearize it is split by partial evaluation into a known
 /// scan that stores per-iteration residuals and a linear scan over them, whose transpose runs the transposed body in
 /// reverse reading the residuals (a scan that still has known carries in a linear program — a jvp scan nested in a
-/// body — re-runs its primal carry forward and re-linearizes its body per step). Cond's transpose re-linearizes each
-/// branch at the known values; while has no transpose, as in JAX. Batching vectorizes the bodies; a batched cond
+/// body — re-runs its primal carry forward and re-linearizes its body per step). Cond's JVP is likewise split into a
+/// known cond that returns the branch's residuals and a linear cond over them (<see cref="CondPartialEval"/>), whose
+/// transpose linearizes each branch at the known residuals; while has no transpose, as in JAX. Batching vectorizes the bodies; a batched cond
 /// predicate selects between all branches.</summary>
 internal static class ControlFlowRules
 {
@@ -46,13 +47,99 @@ internal static class ControlFlowRules
             var (o, t) = JvpFlat.Run(b.Call, primals, tangents);
             return [.. o, .. t.Select((ti, i) => outDiff[i] ? ti ?? Np.ZerosLike(o[i]) : null).Where(ti => ti is not null).Select(ti => ti!)];
         })).ToArray();
-        var r = Staging.BindCond(xs[0], fns, [.. ops, .. tin]);
+        Tensor[] jvpIns = [.. ops, .. tin];
+        int m = outAvals.Length;
+        Tensor?[] Spread(Tensor[] r)
+        {
+            var touts = new Tensor?[m];
+            int k = m;
+            for (int i = 0; i < m; i++) if (outDiff[i]) touts[i] = r[k++];
+            return touts;
+        }
+
+        // Inputs above the level where the primal computation binds are unknown (being staged, as linearize stages the
+        // tangents): split the cond into a known one, run now, and a linear one over its residuals.
+        int primalLevel = TraceStack.Dynamic?.Level ?? 0;
+        foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
+        bool Unknown(Tensor v) => v is Tracer t && t.Trace.Main.Level > primalLevel;
+        var unknown = jvpIns.Select(Unknown).ToArray();
+        if (unknown.Any(u => u) && !Unknown(xs[0]) && CondPartialEval(xs[0], fns, jvpIns, unknown, m) is { } split)
+            return (split[..m], Spread(split));
+
+        var r = Staging.BindCond(xs[0], fns, jvpIns);
         // The primal outputs come from the primal program alone, so they stay known (computed now) under linearize.
         var outs = ControlFlow.Cond.Bind(xs, p);
-        var touts = new Tensor?[outAvals.Length];
-        int m = outAvals.Length;
-        for (int i = 0; i < outAvals.Length; i++) if (outDiff[i]) touts[i] = r[m++];
-        return (outs, touts);
+        return (outs, Spread(r));
+    }
+
+    /// <summary>Partial evaluation of a jvp cond (JAX's _cond_partial_eval): each branch is traced and its equations
+    /// split into known ones (no unknown input) and unknown ones. A known cond, bound now, computes the primal outputs
+    /// and every branch's residuals (the known values its unknown equations read; the branch taken fills its own and
+    /// zeros stand for the others'), and an unknown cond over the residuals and the unknown inputs computes the
+    /// tangents — it is what gets staged and later transposed, so reverse mode does not run the taken branch's primal
+    /// again. Returns the primal outputs followed by the tangent outputs, or null (having bound nothing) when a branch
+    /// has an equation with both known and unknown outputs (a jvp scan nested in it) or a primal output that depends on
+    /// an unknown input.</summary>
+    private static Tensor[]? CondPartialEval(Tensor index, Func<Tensor[], Tensor[]>[] fns, Tensor[] operands, bool[] unknownIns, int nPrimal)
+    {
+        var avals = operands.Select(o => o.Aval.Strong).ToArray();
+        var traced = fns.Select(f => Staging.TraceConverted(f, avals, "cond")).ToArray();
+        var knownJ = new Jaxpr[fns.Length];
+        var unknownJ = new Jaxpr[fns.Length];
+        var residualAvals = new Aval[fns.Length][];
+        var knownOperands = operands.Where((_, i) => !unknownIns[i]).ToArray();
+        var unknownOperands = operands.Where((_, i) => unknownIns[i]).ToArray();
+        for (int b = 0; b < fns.Length; b++)
+        {
+            var jx = traced[b].Jaxpr.Jaxpr;
+            int nConsts = traced[b].Consts.Length;
+            var opVars = jx.InVars.Skip(nConsts).ToArray();
+            var unk = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+            for (int i = 0; i < opVars.Length; i++) if (unknownIns[i]) unk.Add(opVars[i]);
+            var known = new List<Eqn>();
+            var unknownEqns = new List<Eqn>();
+            foreach (var e in jx.Eqns)
+            {
+                var dep = OutputsDependOn(e, unk);
+                if (dep is null) { known.Add(e); continue; }
+                if (dep.Any(d => !d)) return null;
+                unknownEqns.Add(e);
+                foreach (var o in e.Outputs) unk.Add(o);
+            }
+            bool IsUnknown(Atom a) => a is Var v && unk.Contains(v);
+            if (jx.OutVars.Take(nPrimal).Any(IsUnknown)) return null;
+            // Residuals: known values the unknown side reads, or returns (a tangent that does not depend on the inputs).
+            var residuals = new List<Var>();
+            var seen = new HashSet<Var>(ReferenceEqualityComparer.Instance);
+            void Need(Atom a) { if (a is Var v && !unk.Contains(v) && seen.Add(v)) residuals.Add(v); }
+            foreach (var e in unknownEqns) foreach (var a in e.Inputs) Need(a);
+            foreach (var o in jx.OutVars.Skip(nPrimal)) Need(o);
+            knownJ[b] = new Jaxpr([], [.. jx.InVars.Take(nConsts), .. opVars.Where((_, i) => !unknownIns[i])], known.ToArray(),
+                [.. jx.OutVars.Take(nPrimal), .. residuals.Select(v => (Atom)v)]);
+            unknownJ[b] = new Jaxpr([], [.. residuals, .. opVars.Where((_, i) => unknownIns[i])], unknownEqns.ToArray(), jx.OutVars.Skip(nPrimal).ToArray());
+            residualAvals[b] = residuals.Select(v => v.Aval).ToArray();
+        }
+        var offsets = new int[fns.Length + 1];
+        for (int b = 0; b < fns.Length; b++) offsets[b + 1] = offsets[b] + residualAvals[b].Length;
+
+        var knownFns = Enumerable.Range(0, fns.Length).Select(b => (Func<Tensor[], Tensor[]>)(a =>
+        {
+            var r = JaxprEval.Eval(knownJ[b], [], [.. traced[b].Consts, .. a]);
+            var outs = new List<Tensor>(r[..nPrimal]);
+            for (int o = 0; o < fns.Length; o++)
+            {
+                if (o == b) outs.AddRange(r[nPrimal..]);
+                else outs.AddRange(residualAvals[o].Select(v => Np.Zeros(v.Shape, v.DType)));
+            }
+            return outs.ToArray();
+        })).ToArray();
+        var knownOuts = Staging.BindCond(index, knownFns, knownOperands);
+        var residualValues = knownOuts[nPrimal..];
+
+        var unknownFns = Enumerable.Range(0, fns.Length).Select(b => (Func<Tensor[], Tensor[]>)(a =>
+            JaxprEval.Eval(unknownJ[b], [], [.. a[offsets[b]..offsets[b + 1]], .. a[offsets[^1]..]]))).ToArray();
+        var tangents = Staging.BindCond(index, unknownFns, [.. residualValues, .. unknownOperands]);
+        return [.. knownOuts[..nPrimal], .. tangents];
     }
 
     /// <summary>Merges known values and linear values back into one input list.</summary>
