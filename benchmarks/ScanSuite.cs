@@ -180,6 +180,12 @@ internal static class ScanSuite
         Report.PrintTable(rows, $"Control flow: Elman RNN b{Batch} h{Hidden} i{Input}, {stepsText} — {(quick ? "quick" : "full")} mode, {threads} threads, medians");
         Report.PrintTargets(targets);
         Report.PrintBreakdown("What one step is made of (each piece timed alone, medians)", pieces);
+        // One step of (a) has five products of this size (forward h·Wh and x_t·Wx; backward δ·Whᵀ, h_{t−1}ᵀ·δ, x_tᵀ·δ):
+        // their time alone, in cache, is what (a) cannot go below on this machine.
+        double gemmNs = pieces.First(g => g.Name.Contains("Gemm.Multiply")).Value;
+        double floorMs = 5 * steps * gemmNs / 1e6;
+        AnsiConsole.MarkupLine(Markup.Escape(FormattableString.Invariant(
+            $"Arithmetic floor of (a): 5 products of 32×64×64 per step × {steps} steps × {gemmNs / 1000:0.00} µs = {floorMs:0.0} ms; (b) / floor = {sB.MedianMs / floorMs:0.0}× (20× needs (a) ≤ {sB.MedianMs / 20:0.0} ms).")));
         AnsiConsole.MarkupLine(Markup.Escape(FormattableString.Invariant(
             $"First calls (trace + compile + run): (a) {firstA:0} ms, (c) {firstC:0} ms, (b) {firstB:0} ms (the jitted cell's compile + one eager ValueAndGrad).")));
         if (sACpu is double ca && sBCpu is double cb && sCCpu is double cc && sDCpu is double cd && sB0Cpu is double cb0)
@@ -214,6 +220,7 @@ internal static class ScanSuite
             {
                 ["a"] = R(sACpu), ["b"] = R(sBCpu), ["b0"] = R(sB0Cpu), ["c"] = R(sCCpu), ["d"] = R(sDCpu),
             },
+            ["a_arithmetic_floor_ms"] = Math.Round(floorMs, 2),
             ["pieces_ns"] = new JsonArray(pieces.Select(g => (JsonNode)new JsonObject { ["piece"] = g.Name.Trim(), ["ns"] = Math.Round(g.Value, 1), ["thread_cpu_ns"] = g.ThreadCpu is double c ? Math.Round(c, 1) : null, ["bytes_per_call"] = g.BytesPerCall }).ToArray()),
             ["checks"] = new JsonArray(checks.Select(c => (JsonNode)new JsonObject { ["check"] = c.What, ["ok"] = c.Ok, ["detail"] = c.Detail }).ToArray()),
             ["targets"] = new JsonArray(targets.Select(g => (JsonNode)new JsonObject { ["target"] = g.Name, ["rule"] = g.Rule, ["value"] = g.Value is double v ? Math.Round(v, 4) : null, ["pass"] = g.Pass }).ToArray()),
