@@ -82,6 +82,54 @@ public class ControlFlowProperties
         }).Check(PropConfig.Cases(25));
     }
 
+    /// <summary>A random recurrent network: length 1–7, unroll 1–4, forward or reverse, batch 1–4, hidden 1–5, input
+    /// 1–3 (products of every small size, including K = 1), float64.</summary>
+    public sealed record RnnCase(int Length, int Unroll, bool Reverse, int Batch, int Hidden, int Input, int Seed)
+    {
+        public static Arbitrary<RnnCase> Arbitrary() =>
+            (from length in Gen.Choose(1, 7)
+             from unroll in Gen.Choose(1, 4)
+             from reverse in ArbMap.Default.GeneratorFor<bool>()
+             from batch in Gen.Choose(1, 4)
+             from hidden in Gen.Choose(1, 5)
+             from input in Gen.Choose(1, 3)
+             from seed in Gen.Choose(0, 100000)
+             select new RnnCase(length, unroll, reverse, batch, hidden, input, seed)).ToArbitrary();
+
+        public Tensor Wh => Random.Normal(Random.Key(Seed), [Hidden, Hidden], DType.Float64) * 0.5;
+        public Tensor Wx => Random.Normal(Random.Key(Seed + 1), [Input, Hidden], DType.Float64);
+        public Tensor Xs => Random.Normal(Random.Key(Seed + 2), [Length, Batch, Input], DType.Float64);
+    }
+
+    private static Tensor RnnLoss(RnnCase k, Tensor wh, Tensor wx, Tensor xs)
+    {
+        var (h, ys) = Lax.Scan((Tensor h, Tensor x) =>
+        {
+            var n = Np.Tanh(h.Matmul(wh) + x.Matmul(wx) + 0.1);
+            return (n, n.Mean());
+        }, Np.Full([k.Batch, k.Hidden], 0.3, DType.Float64), xs, reverse: k.Reverse, unroll: Math.Min(k.Unroll, k.Length));
+        return ys.Sum() + Np.Sum(h * h);
+    }
+
+    [Fact]
+    public void ARecurrentNetworkOfProductsUnderJitGradEqualsEager()
+    {
+        // Jit runs both scans (forward, and the backward whose weight gradients accumulate products) as pointer loops.
+        Prop.ForAll(RnnCase.Arbitrary(), k =>
+        {
+            var (wh, wx, xs) = (k.Wh, k.Wx, k.Xs);
+            var f = ValueAndGrad<(Tensor Wh, Tensor Wx), Tensor>((p, x) => RnnLoss(k, p.Wh, p.Wx, x));
+            var jf = Jit(f);
+            var lowered = Jit((Tensor a, Tensor b, Tensor x) => f((a, b), x).Item2.Wh).Lower(wh, wx, xs).FusionGroups;
+            if (lowered.Split("(pointer loop").Length - 1 != 2) throw new Exception($"expected two pointer loops ({k}):\n{lowered}");
+            var (l, g) = f((wh, wx), xs);
+            var (lj, gj) = jf((wh, wx), xs);
+            Close(lj, l, $"loss ({k})");
+            Close(gj.Wh, g.Wh, $"d/dWh ({k})");
+            Close(gj.Wx, g.Wx, $"d/dWx ({k})");
+        }).Check(PropConfig.Cases(25));
+    }
+
     [Fact]
     public void CondEqualsTheBranchItsPredicateTakes()
     {
