@@ -383,6 +383,22 @@ public class CondResidualEagerTests
     }
 
     [Fact]
+    public void ABatchedPredicateSelectsTheResidualsOfEachMember()
+    {
+        // Under Vmap a batched predicate runs both branches and selects, residuals included; bool and int residuals
+        // (a mask, an argmax) travel with them. Compared with the same function written with Where.
+        static Tensor Pos(Tensor v) => Np.Where(v > 0.0, Np.Tanh(v * W), v * v).Sum() + Np.Take(v, Np.Argmax(v)) * 2.0;
+        static Tensor Neg(Tensor v) => Np.Exp(v * W).Sum();
+        Func<Tensor, Tensor> viaCond = v => Lax.Cond(v.Sum() > 0.0, Pos, Neg, v);
+        Func<Tensor, Tensor> viaWhere = v => Np.Where(v.Sum() > 0.0, Pos(v), Neg(v));
+        var xs = Np.Array(new double[,] { { 0.3, 0.1, -0.2 }, { -0.3, 0.1, -0.2 }, { 0.9, -0.4, 0.7 } });
+        var want = Vmap(Grad(viaWhere))(xs);
+        Assert.True(Np.AllClose(Vmap(Grad(viaCond))(xs), want, 1e-12, 1e-12));
+        Assert.True(Np.AllClose(Jit(Vmap(Grad(viaCond)))(xs), want, 1e-12, 1e-12));
+        for (int b = 0; b < 3; b++) Assert.True(Np.AllClose(Grad(viaCond)(xs[b]), want[b], 1e-12, 1e-12));
+    }
+
+    [Fact]
     public void SwitchBranchesWithDifferentResidualsTransposeCorrectly()
     {
         // Three branches that keep different residuals (none, one, two), under Grad, Jit(Grad) and a second order.

@@ -6,8 +6,9 @@ namespace Jx;
 /// reverse reading the residuals (a scan that still has known carries in a linear program — a jvp scan nested in a
 /// body — re-runs its primal carry forward and re-linearizes its body per step). Cond's JVP is likewise split into a
 /// known cond that returns the branch's residuals and a linear cond over them (<see cref="CondPartialEval"/>), whose
-/// transpose linearizes each branch at the known residuals; while has no transpose, as in JAX. Batching vectorizes the bodies; a batched cond
-/// predicate selects between all branches.</summary>
+/// transpose linearizes each branch at the known residuals (a jvp cond nested in a body, or one whose branch holds a
+/// scan, is staged whole and its transpose re-linearizes the branch at the known values); while has no transpose, as
+/// in JAX. Batching vectorizes the bodies; a batched cond predicate selects between all branches.</summary>
 internal static class ControlFlowRules
 {
     private static Tensor[] Zeros(IEnumerable<Aval> avals) => avals.Select(a => Np.Zeros(a.Shape, a.DType)).ToArray();
@@ -35,6 +36,9 @@ internal static class ControlFlowRules
         var ops = xs[1..];
         var diff = ops.Select(o => o.DType.IsFloating()).ToArray();
         var tin = ops.Select((o, i) => diff[i] ? ts[i + 1] ?? Ad.ZerosLikeTangent(o) : null).Where(t => t is not null).Select(t => t!).ToArray();
+        // Which tangent inputs are symbolic zeros made concrete (a captured weight's): partial evaluation keeps what they
+        // feed on the linear side rather than computing it now and storing it as residuals.
+        var zeroTangent = ops.Select((o, i) => (diff[i], ts[i + 1] is null)).Where(d => d.Item1).Select(d => d.Item2).ToArray();
         int n = ops.Length;
         var outAvals = branches[0].OutAvals;
         var outDiff = outAvals.Select(a => a.DType.IsFloating()).ToArray();
@@ -63,8 +67,11 @@ internal static class ControlFlowRules
         foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
         bool Unknown(Tensor v) => v is Tracer t && t.Trace.Main.Level > primalLevel;
         var unknown = jvpIns.Select(Unknown).ToArray();
-        if (unknown.Any(u => u) && !Unknown(xs[0]) && CondPartialEval(xs[0], fns, jvpIns, unknown, m) is { } split)
-            return (split[..m], Spread(split));
+        if (unknown.Any(u => u))
+        {
+            for (int i = 0; i < zeroTangent.Length; i++) unknown[n + i] |= zeroTangent[i];
+            if (CondPartialEval(xs[0], fns, jvpIns, unknown, m) is { } split) return (split[..m], Spread(split));
+        }
 
         var r = Staging.BindCond(xs[0], fns, jvpIns);
         // The primal outputs come from the primal program alone, so they stay known (computed now) under linearize.
