@@ -24,6 +24,16 @@ internal sealed unsafe class PointerLoop
     /// <summary>Carries updated in place by a product (<see cref="FoldAccumulators"/>).</summary>
     public int InPlaceAccumulators => _accumulators.Length;
 
+    /// <summary>What a loop step's description says about its pointer loop: nothing without one, else " (pointer loop)"
+    /// with the number of accumulators updated in place.</summary>
+    public static string Describe(PointerLoop? loop) => loop switch
+    {
+        null => "",
+        { InPlaceAccumulators: 0 } => " (pointer loop)",
+        { InPlaceAccumulators: 1 } => " (pointer loop, 1 accumulator in place)",
+        _ => $" (pointer loop, {loop.InPlaceAccumulators} accumulators in place)",
+    };
+
     private enum Source : byte { None, Const, Carry, Row, Produced, DirectY, Literal, Accumulator }
 
     private readonly int _nC, _nK, _nX, _nY, _u;

@@ -89,7 +89,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
-        (Body is null ? "" : $", body of {Body.KernelCount} steps") + ((UnrolledPointerLoop ?? PointerLoop) is not { } pl ? "" : pl.InPlaceAccumulators == 0 ? " (pointer loop)" : $" (pointer loop, {pl.InPlaceAccumulators} accumulator{(pl.InPlaceAccumulators == 1 ? "" : "s")} in place)") +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") + PointerLoop.Describe(UnrolledPointerLoop ?? PointerLoop) +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>

@@ -27,8 +27,7 @@ internal sealed class WhileStep(Eqn eqn, object[] inputs, int[] outSlots) : Loop
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop while {Operands(slotName)}, cond of {Cond?.KernelCount ?? 0} steps, body of {Body?.KernelCount ?? 0} steps" +
-        (BodyLoop is not { } pl ? "" : pl.InPlaceAccumulators == 0 ? " (pointer loop)" :
-            $" (pointer loop, {pl.InPlaceAccumulators} accumulator{(pl.InPlaceAccumulators == 1 ? "" : "s")} in place)");
+        PointerLoop.Describe(BodyLoop);
 
     public override Tensor[] Run(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into = null)
     {
