@@ -36,13 +36,12 @@ internal sealed unsafe class PointerLoop
 
     private enum Source : byte { None, Const, Carry, Row, Produced, DirectY, Literal, Accumulator }
 
-    private readonly int _nC, _nK, _nX, _nY, _u;
+    private readonly int _nK, _nY, _u;
     private readonly Aval[] _avals;          // per pointer index: slots first, then literals
     private readonly Source[] _source;       // per pointer index
     private readonly int[] _index;           // per pointer index: input index (const, carry, xs), ys index (DirectY)
     private readonly int[] _rowOffset;       // per pointer index: for rows and DirectY, the step within an unrolled block
     private readonly Tensor[] _literals;     // pointer index SlotCount + i
-    private readonly int _slots;
     private readonly int[] _produced;        // slots written by a step (not DirectY)
     private readonly int[] _rowSlots, _directSlots, _carrySlots, _accumulators;
     private readonly int[] _carryOut;        // per carry: pointer index of its new value
@@ -54,10 +53,10 @@ internal sealed unsafe class PointerLoop
     /// <summary>A product; with <paramref name="Accumulate"/> it adds into C (an accumulator carry) instead.</summary>
     private sealed record GemmOp(GemmCall Call, int A, int B, int C, bool Accumulate = false) : Op;
 
-    private PointerLoop(int nC, int nK, int nX, int nY, int u, Aval[] avals, Source[] source, int[] index, int[] rowOffset,
+    private PointerLoop(int nK, int nY, int u, Aval[] avals, Source[] source, int[] index, int[] rowOffset,
         Tensor[] literals, int slots, int[] carryOut, (int, int, int)[] copiedYs, Op[] ops)
     {
-        (_nC, _nK, _nX, _nY, _u, _avals, _source, _index, _literals, _slots) = (nC, nK, nX, nY, u, avals, source, index, literals, slots);
+        (_nK, _nY, _u, _avals, _source, _index, _literals) = (nK, nY, u, avals, source, index, literals);
         _rowOffset = rowOffset;
         _carryOut = carryOut;
         _copiedYs = copiedYs;
@@ -160,7 +159,7 @@ internal sealed unsafe class PointerLoop
         }
         for (int p = 0; p < source.Count; p++)
             if (source[p] is Source.Const or Source.Literal && !used.Contains(p)) source[p] = Source.None;
-        return new PointerLoop(nC, nK, nX, nY, u, avals.ToArray(), source.ToArray(), index.ToArray(), rowOffset.ToArray(),
+        return new PointerLoop(nK, nY, u, avals.ToArray(), source.ToArray(), index.ToArray(), rowOffset.ToArray(),
             literals.ToArray(), slots, carryOut, copied.ToArray(), ops.ToArray());
     }
 

@@ -43,7 +43,8 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
     public PointerLoop? PointerLoop { get; private set; }
     public PointerLoop? UnrolledPointerLoop { get; private set; }
 
-    private PointerLoop? AnyPointerLoop => PointerLoop ?? UnrolledPointerLoop;
+    /// <summary>The pointer loop that runs most of the steps (the unrolled one when there is one).</summary>
+    private PointerLoop? AnyPointerLoop => UnrolledPointerLoop ?? PointerLoop;
 
     /// <summary>The scan on the pointer loops: the unrolled blocks, then the steps left over.</summary>
     private Tensor[] RunOnPointers(Tensor[] ins, Aval[] outAvals, Func<int, Array?>? into)
@@ -89,7 +90,7 @@ internal sealed class ScanStep(Eqn eqn, object[] inputs, int[] outSlots) : LoopS
 
     public override string Describe(Func<int, string> slotName) =>
         $"loop scan length={Length}{(Reverse ? " reverse" : "")} {Operands(slotName)}" +
-        (Body is null ? "" : $", body of {Body.KernelCount} steps") + PointerLoop.Describe(UnrolledPointerLoop ?? PointerLoop) +
+        (Body is null ? "" : $", body of {Body.KernelCount} steps") + PointerLoop.Describe(AnyPointerLoop) +
         (Unrolled is null ? "" : $", unrolled ×{Unroll} (a body of {Unrolled.KernelCount} steps per {Unroll} iterations)");
 
     /// <summary>The stacked ys are arrays the scan allocates and fills (row i written by iteration i).</summary>

@@ -53,30 +53,39 @@ internal static class ControlFlowRules
         })).ToArray();
         Tensor[] jvpIns = [.. ops, .. tin];
         int m = outAvals.Length;
-        Tensor?[] Spread(Tensor[] r)
-        {
-            var touts = new Tensor?[m];
-            int k = m;
-            for (int i = 0; i < m; i++) if (outDiff[i]) touts[i] = r[k++];
-            return touts;
-        }
 
-        // Inputs above the level where the primal computation binds are unknown (being staged, as linearize stages the
-        // tangents): split the cond into a known one, run now, and a linear one over its residuals.
-        int primalLevel = TraceStack.Dynamic?.Level ?? 0;
-        foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
-        bool Unknown(Tensor v) => v is Tracer t && t.Trace.Main.Level > primalLevel;
-        var unknown = jvpIns.Select(Unknown).ToArray();
+        // Split the cond into a known one, run now, and a linear one over its residuals when linearize stages the tangents.
+        var unknown = UnknownInputs(xs, jvpIns);
         if (unknown.Any(u => u))
         {
             for (int i = 0; i < zeroTangent.Length; i++) unknown[n + i] |= zeroTangent[i];
-            if (CondPartialEval(xs[0], fns, jvpIns, unknown, m) is { } split) return (split[..m], Spread(split));
+            if (CondPartialEval(xs[0], fns, jvpIns, unknown, m) is { } split) return (split[..m], Spread(split[m..], outDiff));
         }
 
         var r = Staging.BindCond(xs[0], fns, jvpIns);
         // The primal outputs come from the primal program alone, so they stay known (computed now) under linearize.
         var outs = ControlFlow.Cond.Bind(xs, p);
-        return (outs, Spread(r));
+        return (outs, Spread(r[m..], outDiff));
+    }
+
+    /// <summary>Which of <paramref name="ins"/> are unknown: tracers above the level where the primal computation binds
+    /// (the highest of <paramref name="primals"/>' levels and the current dynamic trace), as the tangents are when
+    /// linearize stages them.</summary>
+    private static bool[] UnknownInputs(Tensor[] primals, Tensor[] ins)
+    {
+        int primalLevel = TraceStack.Dynamic?.Level ?? 0;
+        foreach (var v in primals) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
+        return ins.Select(v => v is Tracer t && t.Trace.Main.Level > primalLevel).ToArray();
+    }
+
+    /// <summary>Spreads the values of <paramref name="src"/> over the positions where <paramref name="present"/> is
+    /// true, in order; null elsewhere (a symbolic-zero tangent).</summary>
+    private static Tensor?[] Spread(Tensor[] src, bool[] present)
+    {
+        var r = new Tensor?[present.Length];
+        int k = 0;
+        for (int i = 0; i < present.Length; i++) if (present[i]) r[i] = src[k++];
+        return r;
     }
 
     /// <summary>Partial evaluation of a jvp cond (JAX's _cond_partial_eval): each branch is traced and its equations
@@ -235,7 +244,6 @@ internal static class ControlFlowRules
         var kAvals = carry.Select(t => t.Aval.Strong).ToArray();
         var xAvals = seqs.Select(t => t.Aval.Strong with { Shape = new Shape(t.Shape.Skip(1).ToArray()) }).ToArray();
         static T[] Pick<T>(T[] a, bool[] m) => a.Where((_, i) => m[i]).ToArray();
-        static Tensor?[] Spread(Tensor[] src, bool[] d) { var r = new Tensor?[d.Length]; int k = 0; for (int i = 0; i < d.Length; i++) if (d[i]) r[i] = src[k++]; return r; }
 
         // Trace the jvp body for the current carry-tangent pattern; retrace while the body makes a new carry tangent non-zero.
         ClosedJaxpr body;
@@ -272,9 +280,7 @@ internal static class ControlFlowRules
         int nCo = captured.Length + nC + tC.Length, nKo = nK + tK.Length;
 
         // Inputs above the level where the primal computation binds are unknown (being staged): split the scan.
-        int primalLevel = TraceStack.Dynamic?.Level ?? 0;
-        foreach (var v in xs) if (v is Tracer t) primalLevel = Math.Max(primalLevel, t.Trace.Main.Level);
-        var unknown = ins.Select(v => v is Tracer t && t.Trace.Main.Level > primalLevel).ToArray();
+        var unknown = UnknownInputs(xs, ins);
         var r = unknown.Any(u => u) ? ScanPartialEval(body, ins, unknown, nCo, nKo, length, reverse, unroll, nK, nY) : null;
         if (r is null)
         {
@@ -660,7 +666,6 @@ internal static class ControlFlowRules
         var dK = carry.Select(t => t.DType.IsFloating()).ToArray();
         var tB = bc.Select((t, i) => dB[i] ? ts[nc + i] ?? Ad.ZerosLikeTangent(t) : null).Where(t => t is not null).Select(t => t!).ToArray();
         var tK = carry.Select((t, i) => dK[i] ? ts[nc + nb + i] ?? Ad.ZerosLikeTangent(t) : null).Where(t => t is not null).Select(t => t!).ToArray();
-        Tensor?[] Spread(Tensor[] src, bool[] d) { var r = new Tensor?[d.Length]; int k = 0; for (int i = 0; i < d.Length; i++) if (d[i]) r[i] = src[k++]; return r; }
         var avalsK = carry.Concat(tK).Select(t => t.Aval.Strong).ToArray();
         var (newCond, ccap) = Staging.TraceConverted(a => cj.Call([.. a[..nc], .. a[nc..(nc + nK)]]), cc.Select(t => t.Aval.Strong).Concat(avalsK).ToArray(), "while_cond");
         var (newBody, bcap) = Staging.TraceConverted(a =>
