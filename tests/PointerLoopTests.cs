@@ -247,4 +247,42 @@ public class PointerLoopTests
         Check(f, Np.Full([4], 0.3f), Np.Ones([1, 4]), pointerLoop: true);
         Check(f, Np.Full([4], 0.3f), Np.Arange(4000).Reshape([1000, 4]).AsType(DType.Float32) * 1e-3f, pointerLoop: true, tol: 1e-5);
     }
+
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(true, 2)]
+    public void SmallFloatProductsRunOnTheLoopKernelAndAgreeWithBlasForwardAndBackward(bool reverse, int unroll)
+    {
+        // Products of [8,64]·[64,64] (forward: two 4-row tiles) and the backward's [64,8]ᵀ·[8,64] weight gradients (ten
+        // 6-row tiles and a 4-row one) run on SmallGemm, which also prefetches the next step's rows of xs and ys; 13
+        // steps so that some iterations prefetch and the last does not, and an unrolled body leaves a step over.
+        var wh = (Np.Arange(64 * 64).Reshape([64, 64]).AsType(DType.Float32) % 7f - 3f) * 0.01f;
+        var xs = Np.Sin(Np.Arange(13 * 8 * 64).Reshape([13, 8, 64]).AsType(DType.Float32) * 0.37f);
+        Func<Tensor, Tensor, Tensor[]> loss = (w, seq) =>
+        {
+            var (h, ys) = Lax.Scan((Tensor h, Tensor x) =>
+            {
+                var n = Np.Tanh(h.Matmul(w) + x.Matmul(w.T) + 0.1f);
+                return (n, n.Mean());
+            }, Np.Full([8, 64], 0.2f), seq, reverse: reverse, unroll: unroll);
+            return [h, ys];
+        };
+        Func<Tensor, Tensor, Tensor[]> grads = (w, seq) => [Grad((Tensor v) => loss(v, seq)[1].Sum() + loss(v, seq)[0].Sum())(w)];
+        foreach (var f in new[] { loss, grads })
+        {
+            Assert.Contains("(pointer loop", Jit(f).Lower(wh, xs).FusionGroups);
+            var small = Jit(f)(wh, xs);
+            Tensor[] blas;
+            PointerLoop.SmallKernel = false;
+            try { blas = Jit(f)(wh, xs); }
+            finally { PointerLoop.SmallKernel = true; }
+            var eager = f(wh, xs);
+            for (int i = 0; i < small.Length; i++)
+            {
+                Assert.True(Np.AllClose(blas[i].AsType(DType.Float64), small[i].AsType(DType.Float64), 1e-5, 1e-5), $"output {i}: {blas[i]} vs {small[i]}");
+                Assert.True(Np.AllClose(eager[i].AsType(DType.Float64), small[i].AsType(DType.Float64), 1e-4, 1e-5), $"output {i}: eager {eager[i]} vs {small[i]}");
+            }
+        }
+    }
 }

@@ -21,6 +21,10 @@ internal sealed unsafe class PointerLoop
     /// <summary>Whether bodies built from now on update accumulator carries in place (off only to compare).</summary>
     internal static bool AccumulateInPlace { get; set; } = true;
 
+    /// <summary>Whether runs started from now on do small float32 products on <see cref="SmallGemm"/> and prefetch the
+    /// next step's rows (off only to compare against BLAS).</summary>
+    internal static bool SmallKernel { get; set; } = Environment.GetEnvironmentVariable("JX_LOOP_SMALL_GEMM") != "0";
+
     /// <summary>Carries updated in place by a product (<see cref="FoldAccumulators"/>).</summary>
     public int InPlaceAccumulators => _accumulators.Length;
 
@@ -50,8 +54,13 @@ internal sealed unsafe class PointerLoop
 
     private abstract record Op;
     private sealed record KernelOp(Kernel Kernel, Action<nint[], long, long> Run, int[] Slots, long Total, bool Parallel) : Op;
-    /// <summary>A product; with <paramref name="Accumulate"/> it adds into C (an accumulator carry) instead.</summary>
-    private sealed record GemmOp(GemmCall Call, int A, int B, int C, bool Accumulate = false) : Op;
+    /// <summary>A product; with <paramref name="Accumulate"/> it adds into C (an accumulator carry) instead. A small
+    /// float32 one (<see cref="SmallGemm.Supports"/>) runs on <see cref="SmallGemm"/>, which prefetches the next
+    /// step's rows while it computes.</summary>
+    private sealed record GemmOp(GemmCall Call, int A, int B, int C, bool Accumulate = false) : Op
+    {
+        public bool Small { get; } = !Call.Float64 && Call.B == 1 && SmallGemm.Supports(Call.M, Call.N, Call.K, Call.TransB);
+    }
 
     private PointerLoop(int nK, int nY, int u, Aval[] avals, Source[] source, int[] index, int[] rowOffset,
         Tensor[] literals, int slots, int[] carryOut, (int, int, int)[] copiedYs, Op[] ops)
@@ -255,6 +264,12 @@ internal sealed unsafe class PointerLoop
         private readonly nint[]?[] _args;
         private readonly List<GCHandle> _handles = [];
         private int _iteration;
+        // Prefetching: the rows of xs and ys the next iteration touches, as (pointer index or y, lines), and each
+        // small product's share of them as (range, first line, lines).
+        private readonly (int Kind, int Index, int Offset, int Lines)[] _next;
+        private readonly nint[] _nextStart;
+        private readonly (int Range, int Line, int Lines)[]?[] _share;
+        private readonly bool _small = SmallKernel;
 
         public Runner(PointerLoop loop, Tensor[] consts, Tensor[] carryIn, Tensor[] xs, Array[] ys, Aval[] outAvals, int length, bool reverse)
         {
@@ -313,6 +328,8 @@ internal sealed unsafe class PointerLoop
                     }
                 }
                 _args = loop._ops.Select(o => o is KernelOp k ? new nint[k.Slots.Length] : null).ToArray();
+                (_next, _share) = PlanPrefetch(loop, length);
+                _nextStart = new nint[_next.Length];
             }
             catch
             {
@@ -330,6 +347,65 @@ internal sealed unsafe class PointerLoop
 
         private int Row(int step) => _reverse ? _length - 1 - step : step;
 
+        private const int RowOfXs = 0, RowOfY = 1;
+
+        /// <summary>What the small products prefetch: every row the next iteration reads from an xs or writes into a y
+        /// (in memory the loop has not touched yet), shared among the products in proportion to their work.</summary>
+        private ((int, int, int, int)[], (int, int, int)[]?[]) PlanPrefetch(PointerLoop loop, int length)
+        {
+            var ops = loop._ops;
+            var share = new (int, int, int)[]?[ops.Length];
+            long work = _small ? ops.Sum(o => o is GemmOp { Small: true } g ? (long)g.Call.M * g.Call.N * g.Call.K : 0) : 0;
+            if (work == 0 || length <= loop._u) return ([], share);
+            static int Lines(nint bytes) => (int)((bytes + 63) / 64);
+            var next = new List<(int Kind, int Index, int Offset, int Lines)>();
+            foreach (var s in loop._rowSlots) if (_rowBytes[s] > 0) next.Add((RowOfXs, s, loop._rowOffset[s], Lines(_rowBytes[s])));
+            foreach (var s in loop._directSlots) next.Add((RowOfY, loop._index[s], loop._rowOffset[s], Lines(_yBytes[loop._index[s]])));
+            foreach (var (y, offset, _) in loop._copiedYs) next.Add((RowOfY, y, offset, Lines(_yBytes[y])));
+            long total = next.Sum(r => (long)r.Lines);
+            int range = 0, line = 0;
+            for (int o = 0; o < ops.Length; o++)
+            {
+                if (ops[o] is not GemmOp { Small: true } g) continue;
+                long quota = (total * g.Call.M * g.Call.N * g.Call.K + work - 1) / work;
+                var pieces = new List<(int, int, int)>();
+                while (quota > 0 && range < next.Count && pieces.Count < PrefetchRanges.Max)
+                {
+                    int take = (int)Math.Min(quota, next[range].Lines - line);
+                    pieces.Add((range, line, take));
+                    quota -= take;
+                    line += take;
+                    if (line == next[range].Lines) { range++; line = 0; }
+                }
+                share[o] = pieces.ToArray();
+            }
+            return (next.ToArray(), share);
+        }
+
+        /// <summary>The first byte of each row the iteration after <paramref name="step"/>'s touches (0 past the end).</summary>
+        private void FindNextRows(int step)
+        {
+            var loop = _loop;
+            for (int r = 0; r < _next.Length; r++)
+            {
+                var (kind, index, offset, _) = _next[r];
+                int s = step + loop._u + offset;
+                _nextStart[r] = s >= _length ? 0
+                    : kind == RowOfXs ? _rowBase[index] + Row(s) * _rowBytes[index]
+                    : _yBase[index] + Row(s) * _yBytes[index];
+            }
+        }
+
+        /// <summary>Product <paramref name="o"/>'s share of the next iteration's rows.</summary>
+        private PrefetchRanges Prefetch(int o)
+        {
+            var ranges = new PrefetchRanges();
+            if (_share[o] is { } pieces)
+                foreach (var (range, line, lines) in pieces)
+                    if (_nextStart[range] != 0) ranges.Add((byte*)_nextStart[range] + 64L * line, lines);
+            return ranges;
+        }
+
         /// <summary>One iteration: steps <paramref name="step"/> … <paramref name="step"/> + u − 1.</summary>
         public void Iterate(int step)
         {
@@ -340,6 +416,7 @@ internal sealed unsafe class PointerLoop
             foreach (var s in loop._rowSlots) ptr[s] = _rowBase[s] + Row(step + loop._rowOffset[s]) * _rowBytes[s];
             foreach (var s in loop._directSlots) ptr[s] = _yBase[loop._index[s]] + Row(step + loop._rowOffset[s]) * _yBytes[loop._index[s]];
             foreach (var s in loop._carrySlots) ptr[s] = _carry[loop._index[s]];
+            if (_next.Length > 0) FindNextRows(step);
             var ops = loop._ops;
             for (int o = 0; o < ops.Length; o++)
             {
@@ -353,6 +430,10 @@ internal sealed unsafe class PointerLoop
                         else k.Run(a, 0, k.Total);
                         break;
                     }
+                    case GemmOp { Small: true } g when _small:
+                        SmallGemm.Multiply((float*)ptr[g.A], g.Call.TransA, (float*)ptr[g.B], (float*)ptr[g.C], g.Call.M, g.Call.N, g.Call.K,
+                            g.Accumulate, Prefetch(o));
+                        break;
                     case GemmOp g:
                         g.Call.Run(ptr[g.A], ptr[g.B], ptr[g.C], g.Accumulate);
                         break;
