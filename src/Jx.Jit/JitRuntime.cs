@@ -117,7 +117,7 @@ public static class JitRuntime
 
     // ---- vector ----
     /// <summary>float32 tanh as the 13/6-degree odd rational interpolant on [−9, 9] that XLA's CPU backend uses
-    /// (within 4 ulp, tested; ±1 outside, where float32 tanh rounds to ±1): no exp and one division per lane. |x| below
+    /// (within 4 ulp, tested; ±1 outside, where float32 tanh rounds to ±1): no exp, and on AVX-512 no division. |x| below
     /// 4e-4 returns x itself (exact to float32 there), and NaN stays NaN.</summary>
     [MethodImpl(Inline)]
     public static Vector512<float> Tanh(Vector512<float> x)
@@ -134,7 +134,6 @@ public static class JitRuntime
         var q = Vector512.FusedMultiplyAdd(x2, Vector512.Create(1.19825839466702e-06f), Vector512.Create(1.18534705686654e-04f));
         q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(2.26843463243900e-03f));
         q = Vector512.FusedMultiplyAdd(x2, q, Vector512.Create(4.89352518554385e-03f));
-        // The interpolant overshoots 1 by an ulp near the clamp: keep the result in [−1, 1].
         // p / q without a 512-bit division (whose throughput is a sixth of the rest of the function's): the reciprocal
         // estimate, one Newton step, and one correction of the quotient by its residual (p − q·t), which rounds like the
         // division to within an ulp.
@@ -147,6 +146,7 @@ public static class JitRuntime
             ratio = Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(-q, t0, p), r, t0);
         }
         else ratio = p / q;
+        // The interpolant overshoots 1 by an ulp near the clamp: keep the result in [−1, 1].
         var t = Vector512.Min(Vector512.Max(ratio, Vector512.Create(-1f)), Vector512<float>.One);
         // Tiny |x| (and NaN, which fails the comparison below) pass through unchanged.
         var keep = Vector512.GreaterThanOrEqual(Vector512.Abs(x), Vector512.Create(0.0004f));

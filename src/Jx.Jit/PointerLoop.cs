@@ -29,14 +29,19 @@ internal sealed unsafe class PointerLoop
     public int InPlaceAccumulators => _accumulators.Length;
 
     /// <summary>What a loop step's description says about its pointer loop: nothing without one, else " (pointer loop)"
-    /// with the number of accumulators updated in place.</summary>
-    public static string Describe(PointerLoop? loop) => loop switch
+    /// with the number of accumulators updated in place and of products run on <see cref="SmallGemm"/>.</summary>
+    public static string Describe(PointerLoop? loop)
     {
-        null => "",
-        { InPlaceAccumulators: 0 } => " (pointer loop)",
-        { InPlaceAccumulators: 1 } => " (pointer loop, 1 accumulator in place)",
-        _ => $" (pointer loop, {loop.InPlaceAccumulators} accumulators in place)",
-    };
+        if (loop is null) return "";
+        var parts = new List<string> { "pointer loop" };
+        int acc = loop.InPlaceAccumulators, small = loop.SmallProducts;
+        if (acc > 0) parts.Add(acc == 1 ? "1 accumulator in place" : $"{acc} accumulators in place");
+        if (small > 0) parts.Add(small == 1 ? "1 small product" : $"{small} small products");
+        return $" ({string.Join(", ", parts)})";
+    }
+
+    /// <summary>Products that run on <see cref="SmallGemm"/> (while <see cref="SmallKernel"/> is on).</summary>
+    public int SmallProducts => _ops.Count(o => o is GemmOp { Small: true });
 
     private enum Source : byte { None, Const, Carry, Row, Produced, DirectY, Literal, Accumulator }
 
@@ -357,7 +362,8 @@ internal sealed unsafe class PointerLoop
             var share = new (int, int, int)[]?[ops.Length];
             long work = _small ? ops.Sum(o => o is GemmOp { Small: true } g ? (long)g.Call.M * g.Call.N * g.Call.K : 0) : 0;
             if (work == 0 || length <= loop._u) return ([], share);
-            static int Lines(nint bytes) => (int)((bytes + 63) / 64);
+            // A row need not start on a cache line (FindNextRows rounds its start down): one more line covers its end.
+            static int Lines(nint bytes) => (int)((bytes + 63) / 64) + 1;
             var next = new List<(int Kind, int Index, int Offset, int Lines)>();
             foreach (var s in loop._rowSlots) if (_rowBytes[s] > 0) next.Add((RowOfXs, s, loop._rowOffset[s], Lines(_rowBytes[s])));
             foreach (var s in loop._directSlots) next.Add((RowOfY, loop._index[s], loop._rowOffset[s], Lines(_yBytes[loop._index[s]])));
@@ -367,7 +373,8 @@ internal sealed unsafe class PointerLoop
             for (int o = 0; o < ops.Length; o++)
             {
                 if (ops[o] is not GemmOp { Small: true } g) continue;
-                long quota = (total * g.Call.M * g.Call.N * g.Call.K + work - 1) / work;
+                bool last = !ops.Skip(o + 1).Any(x => x is GemmOp { Small: true });
+                long quota = last ? total : (total * g.Call.M * g.Call.N * g.Call.K + work - 1) / work;
                 var pieces = new List<(int, int, int)>();
                 while (quota > 0 && range < next.Count && pieces.Count < PrefetchRanges.Max)
                 {
@@ -391,8 +398,7 @@ internal sealed unsafe class PointerLoop
                 var (kind, index, offset, _) = _next[r];
                 int s = step + loop._u + offset;
                 _nextStart[r] = s >= _length ? 0
-                    : kind == RowOfXs ? _rowBase[index] + Row(s) * _rowBytes[index]
-                    : _yBase[index] + Row(s) * _yBytes[index];
+                    : (kind == RowOfXs ? _rowBase[index] + Row(s) * _rowBytes[index] : _yBase[index] + Row(s) * _yBytes[index]) & ~(nint)63;
             }
         }
 

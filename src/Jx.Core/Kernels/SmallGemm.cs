@@ -4,25 +4,26 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Jx;
 
-/// <summary>A float32 product small enough to stay in the L1 cache, C[m,n] = op(A)·B or C += op(A)·B, for the per-step
-/// products of a compiled loop (<c>PointerLoop</c>): a 6-row × 64-column register tile over A read in place (row-major
-/// [m,k], or [k,m] read transposed) and a row-major B [k,n], with no packing and no call into native code. While it
-/// computes it can prefetch memory the caller will read next (the next loop step's rows of the scanned inputs and
-/// outputs) into the L2 cache, a few cache lines per k-iteration, so the loads are spread over the product's run
-/// instead of stalling the next step. It serves shapes with n a multiple of 16 and m·n·k ≤ 2¹⁸
+/// <summary>A small float32 product, C[m,n] = op(A)·B or C += op(A)·B, for the per-step products of a compiled loop
+/// (<c>PointerLoop</c>): 6-row (and 4- and 1-row) × 64-column register tiles over A read in place (row-major [m,k], or
+/// [k,m] read transposed) and a row-major B [k,n], with no packing and no call into native code. While it computes it
+/// can prefetch memory the caller will read next (the next loop step's rows of the scanned inputs and outputs) into the
+/// L2 cache, one cache line per k-iteration of each tile, so the loads are spread over the product's run instead of
+/// stalling the next step. It serves shapes with n a multiple of 64 and m·n·k ≤ 2¹⁸ on AVX-512 hardware
 /// (<see cref="Supports"/>); everything else goes to <see cref="Gemm"/>.</summary>
 internal static unsafe class SmallGemm
 {
     private const int MR = 6, NB = 64;
 
-    /// <summary>Whether this kernel runs a product of these dimensions (float32, B not transposed).</summary>
+    /// <summary>Whether this kernel runs a product of these dimensions (float32, B not transposed). Narrower column
+    /// counts are left to BLAS: a tile narrower than 64 columns would leave the FMA units waiting on one another.</summary>
     public static bool Supports(int m, int n, int k, bool transB) =>
-        Avx512F.IsSupported && !transB && m > 0 && k > 0 && n > 0 && n % 16 == 0 && (long)m * n * k <= 1 << 18;
+        Avx512F.IsSupported && !transB && m > 0 && k > 0 && n > 0 && n % NB == 0 && (long)m * n * k <= 1 << 18;
 
     /// <summary>C[m,n] = op(A)·B (or += with <paramref name="accumulate"/>), all row-major and contiguous; A is [m,k],
     /// or [k,m] with <paramref name="transA"/>. While it runs it prefetches the cache lines of
-    /// <paramref name="prefetch"/> (start address and number of 64-byte lines, up to four ranges), spread evenly over
-    /// its tiles. The caller keeps the memory pinned.</summary>
+    /// <paramref name="prefetch"/> (start address and number of 64-byte lines, up to four ranges), shared out over its
+    /// tiles. The caller keeps the memory pinned.</summary>
     /// <example><code>
     /// // c = a·b for a [32,64] and b [64,64], no prefetch
     /// SmallGemm.Multiply(pa, false, pb, pc, 32, 64, 64, accumulate: false, default);
@@ -39,35 +40,34 @@ internal static unsafe class SmallGemm
         int total = prefetch.TotalLines;
         int perTile = total == 0 ? 0 : (total + tiles - 1) / tiles;
         int range = 0, line = 0; // the next line to prefetch: line of range
+        int owed = 0;             // lines earlier tiles could not take (their range ended): the next tiles take them
         for (int j0 = 0; j0 < n; j0 += NB)
         {
-            int cols = Math.Min(NB, n - j0);
             int i0 = 0;
             for (int t = 0; t < sixes + fours + ones; t++)
             {
                 int rows = t < sixes ? 6 : t < sixes + fours ? 4 : 1;
-                // This tile's share of the prefetch: the next perTile lines, from one range (a tile never spans two).
+                // This tile's share of the prefetch: its quota of lines, from one range (a tile never spans two).
                 byte* pf = null;
                 int pfLines = 0;
                 while (perTile > 0 && range < PrefetchRanges.Max && line >= prefetch.Lines(range)) { range++; line = 0; }
                 if (perTile > 0 && range < PrefetchRanges.Max)
                 {
                     pf = prefetch.Start(range) + 64L * line;
-                    pfLines = Math.Min(perTile, prefetch.Lines(range) - line);
+                    pfLines = Math.Min(perTile + owed, prefetch.Lines(range) - line);
+                    owed += perTile - pfLines;
                     line += pfLines;
                 }
                 float* ai = a + i0 * sr, ci = c + (long)i0 * n + j0, bj = b + j0;
-                if (cols < NB)
-                {
-                    Edge(ai, sr, sk, bj, n, ci, n, k, rows, cols, accumulate);
-                    for (int l = 0; l < pfLines; l++) Sse.Prefetch1(pf + 64L * l);
-                }
-                else if (rows == 6) Tile6(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
+                if (rows == 6) Tile6(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
                 else if (rows == 4) Tile4(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
                 else Tile1(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
                 i0 += rows;
             }
         }
+        // Whatever the tiles' quotas left over (ranges that ended inside a quota) goes now.
+        for (; perTile > 0 && range < PrefetchRanges.Max; range++, line = 0)
+            for (; line < prefetch.Lines(range); line++) Sse.Prefetch1(prefetch.Start(range) + 64L * line);
     }
 
     /// <summary>A 6×64 tile of C over all k. Row r of A at step p is a[r·sr + p·sk]. It prefetches
@@ -139,8 +139,8 @@ internal static unsafe class SmallGemm
         }
         else
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = default;
-        // Rows 0–2 are read at a, a + sr, a + 2sr and rows 3–5 at a3 = a + 3sr and on: two pointers and two offsets,
-        // few enough general registers that nothing spills in the loop.
+        // Rows 0–2 are read at a, a + sr, a + 2sr and row 3 at a3 = a + 3sr: two pointers and two offsets, few enough
+        // general registers that nothing spills in the loop.
         long sr2 = 2 * sr;
         float* a3 = a + 3 * sr;
         float* end = b + (long)k * ldb;
@@ -191,20 +191,6 @@ internal static unsafe class SmallGemm
         }
         for (int p = k; p < prefetchLines; p++) Sse.Prefetch1(prefetch + 64L * p);
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); c02.Store(c + 0 * ldc + 32); c03.Store(c + 0 * ldc + 48);
-    }
-
-    /// <summary>A tile narrower than 64 columns (a multiple of 16): one row and one vector of columns at a time.</summary>
-    private static void Edge(float* a, long sr, long sk, float* b, int ldb, float* c, int ldc, int k, int rows, int cols, bool accumulate)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j += 16)
-            {
-                var acc = accumulate ? Vector512.Load(c + (long)r * ldc + j) : default;
-                float* ar = a + r * sr;
-                for (int p = 0; p < k; p++)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(ar[p * sk]), Vector512.Load(b + (long)p * ldb + j), acc);
-                acc.Store(c + (long)r * ldc + j);
-            }
     }
 }
 
