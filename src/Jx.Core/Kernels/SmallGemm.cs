@@ -70,6 +70,9 @@ internal static unsafe class SmallGemm
             for (; line < prefetch.Lines(range); line++) Sse.Prefetch1(prefetch.Start(range) + 64L * line);
     }
 
+    // Tile6, Tile4 and Tile1 differ only in their number of rows: each row's four accumulators must be separate locals
+    // for the JIT to keep them in registers, so the three tiles are written out rather than looped over rows.
+
     /// <summary>A 6×64 tile of C over all k. Row r of A at step p is a[r·sr + p·sk]. It prefetches
     /// <paramref name="prefetchLines"/> lines from <paramref name="prefetch"/>, one per k-iteration (the rest after the
     /// loop).</summary>
