@@ -59,9 +59,9 @@ internal static unsafe class SmallGemm
                     line += pfLines;
                 }
                 float* ai = a + i0 * sr, ci = c + (long)i0 * n + j0, bj = b + j0;
-                if (rows == 6) Tile6(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
-                else if (rows == 4) Tile4(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
-                else Tile1(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
+                if (rows == 6) Tile<Six>(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
+                else if (rows == 4) Tile<Four>(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
+                else Tile<One>(ai, sr, sk, bj, n, ci, n, k, accumulate, pf, pfLines);
                 i0 += rows;
             }
         }
@@ -70,28 +70,38 @@ internal static unsafe class SmallGemm
             for (; line < prefetch.Lines(range); line++) Sse.Prefetch1(prefetch.Start(range) + 64L * line);
     }
 
-    // Tile6, Tile4 and Tile1 differ only in their number of rows: each row's four accumulators must be separate locals
-    // for the JIT to keep them in registers, so the three tiles are written out rather than looped over rows.
+    /// <summary>The number of rows of a register tile, a type argument so that each tile size is compiled on its own
+    /// with the other sizes' rows removed: each row's four accumulators are separate locals, which the JIT keeps in
+    /// registers.</summary>
+    private interface IRows { static abstract int Count { get; } }
+    private struct Six : IRows { public static int Count => 6; }
+    private struct Four : IRows { public static int Count => 4; }
+    private struct One : IRows { public static int Count => 1; }
 
-    /// <summary>A 6×64 tile of C over all k. Row r of A at step p is a[r·sr + p·sk]. It prefetches
-    /// <paramref name="prefetchLines"/> lines from <paramref name="prefetch"/>, one per k-iteration (the rest after the
-    /// loop).</summary>
+    /// <summary>A tile of <typeparamref name="R"/> (6, 4 or 1) rows × 64 columns of C over all k. Row r of A at step p is
+    /// a[r·sr + p·sk]. It prefetches <paramref name="prefetchLines"/> lines from <paramref name="prefetch"/>, one per
+    /// k-iteration (the rest after the loop).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6(float* a, long sr, long sk, float* b, int ldb, float* c, int ldc, int k, bool accumulate,
-        byte* prefetch, int prefetchLines)
+    private static void Tile<R>(float* a, long sr, long sk, float* b, int ldb, float* c, int ldc, int k, bool accumulate,
+        byte* prefetch, int prefetchLines) where R : struct, IRows
     {
         Vector512<float> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
+        c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = c40 = c41 = c42 = c43 = c50 = c51 = c52 = c53 = default;
         if (accumulate)
         {
             c00 = Vector512.Load(c + 0 * ldc + 0); c01 = Vector512.Load(c + 0 * ldc + 16); c02 = Vector512.Load(c + 0 * ldc + 32); c03 = Vector512.Load(c + 0 * ldc + 48);
-            c10 = Vector512.Load(c + 1 * ldc + 0); c11 = Vector512.Load(c + 1 * ldc + 16); c12 = Vector512.Load(c + 1 * ldc + 32); c13 = Vector512.Load(c + 1 * ldc + 48);
-            c20 = Vector512.Load(c + 2 * ldc + 0); c21 = Vector512.Load(c + 2 * ldc + 16); c22 = Vector512.Load(c + 2 * ldc + 32); c23 = Vector512.Load(c + 2 * ldc + 48);
-            c30 = Vector512.Load(c + 3 * ldc + 0); c31 = Vector512.Load(c + 3 * ldc + 16); c32 = Vector512.Load(c + 3 * ldc + 32); c33 = Vector512.Load(c + 3 * ldc + 48);
-            c40 = Vector512.Load(c + 4 * ldc + 0); c41 = Vector512.Load(c + 4 * ldc + 16); c42 = Vector512.Load(c + 4 * ldc + 32); c43 = Vector512.Load(c + 4 * ldc + 48);
-            c50 = Vector512.Load(c + 5 * ldc + 0); c51 = Vector512.Load(c + 5 * ldc + 16); c52 = Vector512.Load(c + 5 * ldc + 32); c53 = Vector512.Load(c + 5 * ldc + 48);
+            if (R.Count >= 4)
+            {
+                c10 = Vector512.Load(c + 1 * ldc + 0); c11 = Vector512.Load(c + 1 * ldc + 16); c12 = Vector512.Load(c + 1 * ldc + 32); c13 = Vector512.Load(c + 1 * ldc + 48);
+                c20 = Vector512.Load(c + 2 * ldc + 0); c21 = Vector512.Load(c + 2 * ldc + 16); c22 = Vector512.Load(c + 2 * ldc + 32); c23 = Vector512.Load(c + 2 * ldc + 48);
+                c30 = Vector512.Load(c + 3 * ldc + 0); c31 = Vector512.Load(c + 3 * ldc + 16); c32 = Vector512.Load(c + 3 * ldc + 32); c33 = Vector512.Load(c + 3 * ldc + 48);
+            }
+            if (R.Count == 6)
+            {
+                c40 = Vector512.Load(c + 4 * ldc + 0); c41 = Vector512.Load(c + 4 * ldc + 16); c42 = Vector512.Load(c + 4 * ldc + 32); c43 = Vector512.Load(c + 4 * ldc + 48);
+                c50 = Vector512.Load(c + 5 * ldc + 0); c51 = Vector512.Load(c + 5 * ldc + 16); c52 = Vector512.Load(c + 5 * ldc + 32); c53 = Vector512.Load(c + 5 * ldc + 48);
+            }
         }
-        else
-            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = c40 = c41 = c42 = c43 = c50 = c51 = c52 = c53 = default;
         // Rows 0–2 are read at a, a + sr, a + 2sr and rows 3–5 at a3 = a + 3sr and on: two pointers and two offsets,
         // few enough general registers that nothing spills in the loop.
         long sr2 = 2 * sr;
@@ -103,97 +113,38 @@ internal static unsafe class SmallGemm
             var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
             var x0 = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(x0, b0, c00); c01 = Vector512.FusedMultiplyAdd(x0, b1, c01); c02 = Vector512.FusedMultiplyAdd(x0, b2, c02); c03 = Vector512.FusedMultiplyAdd(x0, b3, c03);
-            var x1 = Vector512.Create(a[sr]);
-            c10 = Vector512.FusedMultiplyAdd(x1, b0, c10); c11 = Vector512.FusedMultiplyAdd(x1, b1, c11); c12 = Vector512.FusedMultiplyAdd(x1, b2, c12); c13 = Vector512.FusedMultiplyAdd(x1, b3, c13);
-            var x2 = Vector512.Create(a[sr2]);
-            c20 = Vector512.FusedMultiplyAdd(x2, b0, c20); c21 = Vector512.FusedMultiplyAdd(x2, b1, c21); c22 = Vector512.FusedMultiplyAdd(x2, b2, c22); c23 = Vector512.FusedMultiplyAdd(x2, b3, c23);
-            var x3 = Vector512.Create(a3[0]);
-            c30 = Vector512.FusedMultiplyAdd(x3, b0, c30); c31 = Vector512.FusedMultiplyAdd(x3, b1, c31); c32 = Vector512.FusedMultiplyAdd(x3, b2, c32); c33 = Vector512.FusedMultiplyAdd(x3, b3, c33);
-            var x4 = Vector512.Create(a3[sr]);
-            c40 = Vector512.FusedMultiplyAdd(x4, b0, c40); c41 = Vector512.FusedMultiplyAdd(x4, b1, c41); c42 = Vector512.FusedMultiplyAdd(x4, b2, c42); c43 = Vector512.FusedMultiplyAdd(x4, b3, c43);
-            var x5 = Vector512.Create(a3[sr2]);
-            c50 = Vector512.FusedMultiplyAdd(x5, b0, c50); c51 = Vector512.FusedMultiplyAdd(x5, b1, c51); c52 = Vector512.FusedMultiplyAdd(x5, b2, c52); c53 = Vector512.FusedMultiplyAdd(x5, b3, c53);
+            if (R.Count >= 4)
+            {
+                var x1 = Vector512.Create(a[sr]);
+                c10 = Vector512.FusedMultiplyAdd(x1, b0, c10); c11 = Vector512.FusedMultiplyAdd(x1, b1, c11); c12 = Vector512.FusedMultiplyAdd(x1, b2, c12); c13 = Vector512.FusedMultiplyAdd(x1, b3, c13);
+                var x2 = Vector512.Create(a[sr2]);
+                c20 = Vector512.FusedMultiplyAdd(x2, b0, c20); c21 = Vector512.FusedMultiplyAdd(x2, b1, c21); c22 = Vector512.FusedMultiplyAdd(x2, b2, c22); c23 = Vector512.FusedMultiplyAdd(x2, b3, c23);
+                var x3 = Vector512.Create(a3[0]);
+                c30 = Vector512.FusedMultiplyAdd(x3, b0, c30); c31 = Vector512.FusedMultiplyAdd(x3, b1, c31); c32 = Vector512.FusedMultiplyAdd(x3, b2, c32); c33 = Vector512.FusedMultiplyAdd(x3, b3, c33);
+            }
+            if (R.Count == 6)
+            {
+                var x4 = Vector512.Create(a3[sr]);
+                c40 = Vector512.FusedMultiplyAdd(x4, b0, c40); c41 = Vector512.FusedMultiplyAdd(x4, b1, c41); c42 = Vector512.FusedMultiplyAdd(x4, b2, c42); c43 = Vector512.FusedMultiplyAdd(x4, b3, c43);
+                var x5 = Vector512.Create(a3[sr2]);
+                c50 = Vector512.FusedMultiplyAdd(x5, b0, c50); c51 = Vector512.FusedMultiplyAdd(x5, b1, c51); c52 = Vector512.FusedMultiplyAdd(x5, b2, c52); c53 = Vector512.FusedMultiplyAdd(x5, b3, c53);
+            }
             a += sk;
             a3 += sk;
         }
         for (int p = k; p < prefetchLines; p++) Sse.Prefetch1(prefetch + 64L * p);
         c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); c02.Store(c + 0 * ldc + 32); c03.Store(c + 0 * ldc + 48);
-        c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16); c12.Store(c + 1 * ldc + 32); c13.Store(c + 1 * ldc + 48);
-        c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16); c22.Store(c + 2 * ldc + 32); c23.Store(c + 2 * ldc + 48);
-        c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 16); c32.Store(c + 3 * ldc + 32); c33.Store(c + 3 * ldc + 48);
-        c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 16); c42.Store(c + 4 * ldc + 32); c43.Store(c + 4 * ldc + 48);
-        c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 16); c52.Store(c + 5 * ldc + 32); c53.Store(c + 5 * ldc + 48);
-    }
-
-    /// <summary>A 4×64 tile of C over all k. Row r of A at step p is a[r·sr + p·sk]. It prefetches
-    /// <paramref name="prefetchLines"/> lines from <paramref name="prefetch"/>, one per k-iteration (the rest after the
-    /// loop).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4(float* a, long sr, long sk, float* b, int ldb, float* c, int ldc, int k, bool accumulate,
-        byte* prefetch, int prefetchLines)
-    {
-        Vector512<float> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
-        if (accumulate)
+        if (R.Count >= 4)
         {
-            c00 = Vector512.Load(c + 0 * ldc + 0); c01 = Vector512.Load(c + 0 * ldc + 16); c02 = Vector512.Load(c + 0 * ldc + 32); c03 = Vector512.Load(c + 0 * ldc + 48);
-            c10 = Vector512.Load(c + 1 * ldc + 0); c11 = Vector512.Load(c + 1 * ldc + 16); c12 = Vector512.Load(c + 1 * ldc + 32); c13 = Vector512.Load(c + 1 * ldc + 48);
-            c20 = Vector512.Load(c + 2 * ldc + 0); c21 = Vector512.Load(c + 2 * ldc + 16); c22 = Vector512.Load(c + 2 * ldc + 32); c23 = Vector512.Load(c + 2 * ldc + 48);
-            c30 = Vector512.Load(c + 3 * ldc + 0); c31 = Vector512.Load(c + 3 * ldc + 16); c32 = Vector512.Load(c + 3 * ldc + 32); c33 = Vector512.Load(c + 3 * ldc + 48);
+            c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16); c12.Store(c + 1 * ldc + 32); c13.Store(c + 1 * ldc + 48);
+            c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16); c22.Store(c + 2 * ldc + 32); c23.Store(c + 2 * ldc + 48);
+            c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 16); c32.Store(c + 3 * ldc + 32); c33.Store(c + 3 * ldc + 48);
         }
-        else
-            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = default;
-        // Rows 0–2 are read at a, a + sr, a + 2sr and row 3 at a3 = a + 3sr: two pointers and two offsets, few enough
-        // general registers that nothing spills in the loop.
-        long sr2 = 2 * sr;
-        float* a3 = a + 3 * sr;
-        float* end = b + (long)k * ldb;
-        for (int p = 0; b < end; p++, b += ldb)
+        if (R.Count == 6)
         {
-            if (p < prefetchLines) Sse.Prefetch1(prefetch + 64L * p);
-            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
-            var x0 = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(x0, b0, c00); c01 = Vector512.FusedMultiplyAdd(x0, b1, c01); c02 = Vector512.FusedMultiplyAdd(x0, b2, c02); c03 = Vector512.FusedMultiplyAdd(x0, b3, c03);
-            var x1 = Vector512.Create(a[sr]);
-            c10 = Vector512.FusedMultiplyAdd(x1, b0, c10); c11 = Vector512.FusedMultiplyAdd(x1, b1, c11); c12 = Vector512.FusedMultiplyAdd(x1, b2, c12); c13 = Vector512.FusedMultiplyAdd(x1, b3, c13);
-            var x2 = Vector512.Create(a[sr2]);
-            c20 = Vector512.FusedMultiplyAdd(x2, b0, c20); c21 = Vector512.FusedMultiplyAdd(x2, b1, c21); c22 = Vector512.FusedMultiplyAdd(x2, b2, c22); c23 = Vector512.FusedMultiplyAdd(x2, b3, c23);
-            var x3 = Vector512.Create(a3[0]);
-            c30 = Vector512.FusedMultiplyAdd(x3, b0, c30); c31 = Vector512.FusedMultiplyAdd(x3, b1, c31); c32 = Vector512.FusedMultiplyAdd(x3, b2, c32); c33 = Vector512.FusedMultiplyAdd(x3, b3, c33);
-            a += sk;
-            a3 += sk;
+            c40.Store(c + 4 * ldc + 0); c41.Store(c + 4 * ldc + 16); c42.Store(c + 4 * ldc + 32); c43.Store(c + 4 * ldc + 48);
+            c50.Store(c + 5 * ldc + 0); c51.Store(c + 5 * ldc + 16); c52.Store(c + 5 * ldc + 32); c53.Store(c + 5 * ldc + 48);
         }
-        for (int p = k; p < prefetchLines; p++) Sse.Prefetch1(prefetch + 64L * p);
-        c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); c02.Store(c + 0 * ldc + 32); c03.Store(c + 0 * ldc + 48);
-        c10.Store(c + 1 * ldc + 0); c11.Store(c + 1 * ldc + 16); c12.Store(c + 1 * ldc + 32); c13.Store(c + 1 * ldc + 48);
-        c20.Store(c + 2 * ldc + 0); c21.Store(c + 2 * ldc + 16); c22.Store(c + 2 * ldc + 32); c23.Store(c + 2 * ldc + 48);
-        c30.Store(c + 3 * ldc + 0); c31.Store(c + 3 * ldc + 16); c32.Store(c + 3 * ldc + 32); c33.Store(c + 3 * ldc + 48);
-    }
-
-    /// <summary>A 1×64 tile of C over all k. Row r of A at step p is a[r·sr + p·sk]. It prefetches
-    /// <paramref name="prefetchLines"/> lines from <paramref name="prefetch"/>, one per k-iteration (the rest after the
-    /// loop).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1(float* a, long sr, long sk, float* b, int ldb, float* c, int ldc, int k, bool accumulate,
-        byte* prefetch, int prefetchLines)
-    {
-        Vector512<float> c00, c01, c02, c03;
-        if (accumulate)
-        {
-            c00 = Vector512.Load(c + 0 * ldc + 0); c01 = Vector512.Load(c + 0 * ldc + 16); c02 = Vector512.Load(c + 0 * ldc + 32); c03 = Vector512.Load(c + 0 * ldc + 48);
-        }
-        else
-            c00 = c01 = c02 = c03 = default;
-        float* end = b + (long)k * ldb;
-        for (int p = 0; b < end; p++, b += ldb)
-        {
-            if (p < prefetchLines) Sse.Prefetch1(prefetch + 64L * p);
-            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32); var b3 = Vector512.Load(b + 48);
-            var x0 = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(x0, b0, c00); c01 = Vector512.FusedMultiplyAdd(x0, b1, c01); c02 = Vector512.FusedMultiplyAdd(x0, b2, c02); c03 = Vector512.FusedMultiplyAdd(x0, b3, c03);
-            a += sk;
-        }
-        for (int p = k; p < prefetchLines; p++) Sse.Prefetch1(prefetch + 64L * p);
-        c00.Store(c + 0 * ldc + 0); c01.Store(c + 0 * ldc + 16); c02.Store(c + 0 * ldc + 32); c03.Store(c + 0 * ldc + 48);
     }
 }
 
