@@ -351,6 +351,15 @@ internal static class CodeGen
         _ => value,
     };
 
+    /// <summary>Whether an elementwise kernel's generated loop runs over Vector512 lanes (every operation has a vector
+    /// form in one float type, and every read moves by 0 or 1 element along the collapsed inner dimension).</summary>
+    internal static bool IsVectorized(Kernel k)
+    {
+        var views = k.Reads().ToList();
+        var (shape, collapsed) = Collapse(k.LoopShape, views.Select(v => v.Strides).ToList(), new bool[k.LoopShape.Length]);
+        return Vectorizable(k, out _) && collapsed.All(st => st[shape.Length - 1] is 0 or 1);
+    }
+
     private static string Elementwise(Kernel k, string method, List<View> views, List<int> slots)
     {
         var (shape, collapsed) = Collapse(k.LoopShape, views.Select(v => v.Strides).ToList(), new bool[k.LoopShape.Length]);
@@ -380,20 +389,18 @@ internal static class CodeGen
                 int vi = views.IndexOf(v);
                 return VectorRead(v, vi, strides[v][r - 1] != 0, "j");
             }, "                ");
-            foreach (var (value, slot) in k.Outputs)
-            {
-                var r0 = em.Emit(value);
-                sb.Append($"                Vector512.Store({r0}, p{slot} + s + j);\n");
-            }
+            // Every output of the element is computed before any is stored: an output may be written over a buffer that
+            // a later output reads element for element (a donated input of a multi-output kernel).
+            var vectors = k.Outputs.Select(o => em.Emit(o.Value)).ToList();
+            for (int o = 0; o < k.Outputs.Count; o++)
+                sb.Append($"                Vector512.Store({vectors[o]}, p{k.Outputs[o].Slot} + s + j);\n");
             sb.Append("            }\n");
         }
         sb.Append("            for (; j < len; j++)\n            {\n");
         var se = new Emitter(sb, false, DType.Float32, v => ReadScalar(v, views.IndexOf(v), "j", strides[v][r - 1]), "                ");
-        foreach (var (value, slot) in k.Outputs)
-        {
-            var r1 = se.Emit(value);
-            sb.Append($"                p{slot}[s + j] = {Store(value.DType, r1)};\n");
-        }
+        var scalars = k.Outputs.Select(o => se.Emit(o.Value)).ToList();
+        for (int o = 0; o < k.Outputs.Count; o++)
+            sb.Append($"                p{k.Outputs[o].Slot}[s + j] = {Store(k.Outputs[o].Value.DType, scalars[o])};\n");
         sb.Append("            }\n");
         AppendAdvance(sb, shape);
         return sb.ToString();

@@ -64,7 +64,7 @@ public sealed class CpuJitBackend : IJitBackend
     private IExecutable CompileProgram(ClosedJaxpr jaxpr, string name)
     {
         var optimized = Passes.Optimize(jaxpr);
-        var plan = Fusion.Build(optimized);
+        var plan = MultiOutputFusion.Apply(Fusion.Build(optimized));
         var kernels = plan.Steps.OfType<KernelStep>().ToList();
         var src = new StringBuilder("using System;\nusing System.Runtime.Intrinsics;\nusing Jx;\n\npublic static class JxProgram\n{\n");
         var slotLists = new List<List<int>>();

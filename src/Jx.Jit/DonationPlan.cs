@@ -6,8 +6,8 @@ namespace Jx;
 ///
 /// Which input may give its array to which output is decided when the program is compiled. It is safe only when no
 /// step reads the input after the output's kernel has written into it: every reader of the input runs before that
-/// kernel, or is that kernel itself reading it element for element (a single-output elementwise kernel whose reads of
-/// the input are the identity map, so element i is read before element i is written). Inputs that a loop or a library
+/// kernel, or is that kernel itself reading it element for element (an elementwise kernel whose reads of the input are
+/// the identity map, so element i is read before element i is written). Inputs that a loop or a library
 /// call that could return a view reads, and inputs the program returns, never give their array.
 ///
 /// When the program runs, a donated input gives its array only when no other argument and no constant of the program
@@ -65,24 +65,10 @@ internal sealed class DonationPlan
         return new DonationPlan(plan, candidates);
     }
 
-    /// <summary>Whether the kernel reads slot s element for element at the position it writes (so writing its single
-    /// output over s is safe).</summary>
-    private static bool ReadsInPlace(KernelStep k, int s)
-    {
-        var kernel = k.Kernel;
-        if (kernel.Reduction is not null || kernel.Outputs.Count != 1) return false;
-        var shape = kernel.LoopShape;
-        var contiguous = new int[shape.Length];
-        for (int d = shape.Length - 1, stride = 1; d >= 0; stride *= shape[d], d--) contiguous[d] = stride;
-        foreach (var v in kernel.Inputs())
-        {
-            if (v.Slot != s) continue;
-            if (v.Offset != 0 || v.Strides.Length != shape.Length) return false;
-            for (int d = 0; d < shape.Length; d++)
-                if (shape[d] > 1 && v.Strides[d] != contiguous[d]) return false;
-        }
-        return true;
-    }
+    /// <summary>Whether the kernel reads slot s element for element at the position it writes (so writing one of its
+    /// outputs over s is safe: the generated code computes all outputs of an element before storing any).</summary>
+    private static bool ReadsInPlace(KernelStep k, int s) =>
+        k.Kernel.Reduction is null && k.Kernel.Inputs().All(v => v.Slot != s || MultiOutputFusion.IsWhole(v, k.Kernel.LoopShape));
 
     /// <summary>For this call: output slot → the donated array it is written into, or null when nothing is donated.</summary>
     public Dictionary<int, Array>? Assign(Tensor[] args, bool[]? donated)

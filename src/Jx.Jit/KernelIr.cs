@@ -59,14 +59,25 @@ internal sealed class Kernel
     public override string ToString()
     {
         var what = Reduction is ReduceKind k ? $"reduce_{k.ToString().ToLowerInvariant()} over dims ({string.Join(",", ReducedDims)})" : "elementwise";
-        return $"{Name}: {what}, loop [{string.Join(",", LoopShape)}], outputs {string.Join(", ", Outputs.Select(o => "%" + o.Slot))} ← {string.Join("; ", Outputs.Select(o => Show(o.Value)))}";
+        // An output of a multi-output kernel that uses an earlier output's value shows it by the earlier output's name.
+        var named = new Dictionary<Expr, string>();
+        var shown = new List<string>();
+        foreach (var (value, slot) in Outputs)
+        {
+            shown.Add(Show(value, named, top: true));
+            named.TryAdd(value, "%" + slot);
+        }
+        return $"{Name}: {what}, loop [{string.Join(",", LoopShape)}], outputs {string.Join(", ", Outputs.Select(o => "%" + o.Slot))} ← {string.Join("; ", shown)}";
     }
-    internal static string Show(Expr e) => e switch
-    {
-        InputExpr i => i.View.ToString(),
-        IotaExpr i => $"iota[{i.View.Offset}; {string.Join(",", i.View.Strides)}]",
-        ConstExpr c => c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        OpExpr o => $"{o.Op}({string.Join(", ", o.Args.Select(Show))})",
-        _ => "?",
-    };
+    internal static string Show(Expr e) => Show(e, null, top: true);
+
+    private static string Show(Expr e, Dictionary<Expr, string>? named, bool top) =>
+        !top && named is not null && e is OpExpr && named.TryGetValue(e, out var name) ? name : e switch
+        {
+            InputExpr i => i.View.ToString(),
+            IotaExpr i => $"iota[{i.View.Offset}; {string.Join(",", i.View.Strides)}]",
+            ConstExpr c => c.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            OpExpr o => $"{o.Op}({string.Join(", ", o.Args.Select(a => Show(a, named, top: false)))})",
+            _ => "?",
+        };
 }
