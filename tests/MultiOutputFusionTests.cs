@@ -156,4 +156,22 @@ public class MultiOutputFusionTests
         Assert.Equal(me.ToArray<float>(), m2.ToArray<float>());
         Assert.Equal(pe.ToArray<float>(), p2.ToArray<float>());
     }
+
+    [Fact]
+    public void AFloatConvertedToBoolIsALaneMaskOfNonZero()
+    {
+        // The mask is read four times (so it is materialized), then joined into its reader's vector loop: the float →
+        // bool conversion must give x ≠ 0 per lane (NaN true, −0 false), not the float's bits.
+        static Tensor F(Tensor x, Tensor y)
+        {
+            var mask = x.AsType(DType.Bool) & (y > 0);
+            return Np.Where(mask, x, y) + Np.Where(mask, y, 1f) * Np.Where(mask, 2f, x) - Np.Where(mask, 0.5f, y);
+        }
+        var f = Jit<Tensor, Tensor, Tensor>(F);
+        var x = Tensor.FromArray(Enumerable.Range(0, 67).Select(i => i % 4 == 0 ? 0f : i % 4 == 1 ? -0f : i % 7 == 0 ? float.NaN : i * 0.25f - 8).ToArray());
+        var y = Random.Normal(Random.Key(9), [67]);
+        var got = f(x, y).ToArray<float>();
+        var want = F(x, y).ToArray<float>();
+        Assert.Equal(want, got);
+    }
 }

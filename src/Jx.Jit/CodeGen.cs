@@ -222,7 +222,9 @@ internal static class CodeGen
                 case "is_finite": return $"Vector512.Equals({a[0]} - {a[0]}, {V}.Zero)";
                 case "clamp": return $"JitRuntime.Min(JitRuntime.Max({a[1]}, {a[0]}), {a[2]})";
                 case "convert_element_type":
-                    return o.Args[0].DType == DType.Bool ? $"Vector512.ConditionalSelect({a[0]}, {V}.One, {V}.Zero)" : a[0];
+                    // bool → float: 1 or 0 per lane; float → bool: the lane mask of x ≠ 0 (NaN is true, −0 false).
+                    return o.Args[0].DType == DType.Bool ? $"Vector512.ConditionalSelect({a[0]}, {V}.One, {V}.Zero)"
+                         : o.DType == DType.Bool ? $"Vector512.OnesComplement(Vector512.Equals({a[0]}, {V}.Zero))" : a[0];
                 default: throw new NotSupportedException($"no vector code for '{o.Op}'");
             }
         }
