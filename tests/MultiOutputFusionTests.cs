@@ -174,4 +174,21 @@ public class MultiOutputFusionTests
         var want = F(x, y).ToArray<float>();
         Assert.Equal(want, got);
     }
+
+    [Fact]
+    public void AnOutputWrittenOverADonatedInputThatALaterOutputReadsIsStoredAfterIt()
+    {
+        // y·2 and x + y share y, so they are one kernel; x's array goes to y·2, which does not read x. x + y reads x in the
+        // same element: the kernel must load it before it stores y·2 there.
+        var f = Jit((Tensor x, Tensor y) => (y * 2f, x + y), donateArgnums: [0]);
+        var x = Random.Normal(Random.Key(11), [1000]);
+        var y = Random.Normal(Random.Key(12), [1000]);
+        var (twice, sum) = ((y * 2f).ToArray<float>(), (x + y).ToArray<float>());
+        Assert.Single(KernelLines(f.Lower(x, y).FusionGroups, "[1000]"));
+        var storage = ArrayOf(x);
+        var (a, b) = f(x, y);
+        Assert.Same(storage, ArrayOf(a));
+        Assert.Equal(twice, a.ToArray<float>());
+        Assert.Equal(sum, b.ToArray<float>());
+    }
 }

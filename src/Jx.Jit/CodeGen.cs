@@ -355,20 +355,23 @@ internal static class CodeGen
 
     /// <summary>Whether an elementwise kernel's generated loop runs over Vector512 lanes (every operation has a vector
     /// form in one float type, and every read moves by 0 or 1 element along the collapsed inner dimension).</summary>
-    internal static bool IsVectorized(Kernel k)
+    internal static bool IsVectorized(Kernel k) => ElementwiseLoop(k, k.Reads().ToList()).Vector;
+
+    /// <summary>An elementwise kernel's loop: its collapsed shape, each read's strides over it, and whether it runs over
+    /// vector lanes of type <c>Vt</c>.</summary>
+    private static (int[] Shape, int[][] Strides, bool Vector, DType Vt) ElementwiseLoop(Kernel k, List<View> views)
     {
-        var views = k.Reads().ToList();
         var (shape, collapsed) = Collapse(k.LoopShape, views.Select(v => v.Strides).ToList(), new bool[k.LoopShape.Length]);
-        return Vectorizable(k, out _) && collapsed.All(st => st[shape.Length - 1] is 0 or 1);
+        bool vec = Vectorizable(k, out var vt) && collapsed.All(st => st[shape.Length - 1] is 0 or 1);
+        return (shape, collapsed, vec, vt);
     }
 
     private static string Elementwise(Kernel k, string method, List<View> views, List<int> slots)
     {
-        var (shape, collapsed) = Collapse(k.LoopShape, views.Select(v => v.Strides).ToList(), new bool[k.LoopShape.Length]);
+        var (shape, collapsed, vec, vt) = ElementwiseLoop(k, views);
         var strides = views.Select((v, i) => (v, collapsed[i])).ToDictionary(x => x.v, x => x.Item2); // views are distinct
         int r = shape.Length;
         int inner = shape[r - 1];
-        bool vec = Vectorizable(k, out var vt) && views.All(v => strides[v][r - 1] is 0 or 1);
         var sb = new StringBuilder();
         sb.Append($"    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]\n    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
         sb.Append(Pointers(slots, views, k));

@@ -68,7 +68,7 @@ internal sealed class DonationPlan
     /// <summary>Whether the kernel reads slot s element for element at the position it writes (so writing one of its
     /// outputs over s is safe: the generated code computes all outputs of an element before storing any).</summary>
     private static bool ReadsInPlace(KernelStep k, int s) =>
-        k.Kernel.Reduction is null && k.Kernel.Inputs().All(v => v.Slot != s || MultiOutputFusion.IsWhole(v, k.Kernel.LoopShape));
+        k.Kernel.Reduction is null && k.Kernel.Inputs().All(v => v.Slot != s || v.IsWhole(k.Kernel.LoopShape));
 
     /// <summary>For this call: output slot → the donated array it is written into, or null when nothing is donated.</summary>
     public Dictionary<int, Array>? Assign(Tensor[] args, bool[]? donated)

@@ -13,6 +13,20 @@ internal sealed class View : IEquatable<View>
     public override bool Equals(object? obj) => obj is View v && Equals(v);
     public override int GetHashCode() { var h = new HashCode(); h.Add(Slot); h.Add(Offset); foreach (var s in Strides) h.Add(s); return h.ToHashCode(); }
     public override string ToString() => $"%{Slot}[{Offset}; {string.Join(",", Strides)}]";
+
+    /// <summary>Whether this read, over a loop of <paramref name="loopShape"/>, covers its buffer whole and in order:
+    /// offset 0 and row-major strides (any stride along a size-1 dim), so loop element i reads buffer element i.</summary>
+    public bool IsWhole(int[] loopShape)
+    {
+        if (Offset != 0 || Strides.Length != loopShape.Length) return false;
+        long stride = 1;
+        for (int d = loopShape.Length - 1; d >= 0; d--)
+        {
+            if (loopShape[d] != 1 && Strides[d] != stride) return false;
+            stride *= loopShape[d];
+        }
+        return true;
+    }
 }
 
 /// <summary>A node of a kernel's per-element expression DAG (backend-neutral: CPU and CUDA code generators read it).</summary>

@@ -91,7 +91,7 @@ internal static class MultiOutputFusion
         KernelStep k => k.Kernel.Outputs.Select(o => o.Slot),
         LibraryStep l => l.OutSlots,
         LoopStep l => l.OutSlots,
-        _ => [],
+        _ => throw new InvalidOperationException($"multi-output fusion does not know what a {step.GetType().Name} writes"),
     };
 
     /// <summary>The slots a step reads.</summary>
@@ -100,7 +100,7 @@ internal static class MultiOutputFusion
         KernelStep k => k.Kernel.Inputs().Select(v => v.Slot),
         LibraryStep l => l.Inputs.OfType<int>(),
         LoopStep l => l.Inputs.OfType<int>(),
-        _ => [],
+        _ => throw new InvalidOperationException($"multi-output fusion does not know what a {step.GetType().Name} reads"),
     };
 
     /// <summary>The two kernels as one, or null when they may not or need not join. Outputs of the earlier kernel that
@@ -115,7 +115,7 @@ internal static class MultiOutputFusion
         {
             if (produced.ContainsKey(v.Slot))
             {
-                if (!IsWhole(v, later.LoopShape)) return null;
+                if (!v.IsWhole(later.LoopShape)) return null;
                 shares = true;
             }
             else if (readSlots.Contains(v.Slot)) shares = true;
@@ -161,14 +161,5 @@ internal static class MultiOutputFusion
             if (stack.Pop() is OpExpr o) foreach (var a in o.Args) stack.Push(a);
         }
         return n;
-    }
-
-    /// <summary>Whether a read covers its operand's whole buffer in order: element i of the loop reads element i.</summary>
-    internal static bool IsWhole(View v, int[] shape)
-    {
-        if (v.Offset != 0 || v.Strides.Length != shape.Length) return false;
-        for (int d = shape.Length - 1, stride = 1; d >= 0; stride *= shape[d], d--)
-            if (shape[d] > 1 && v.Strides[d] != stride) return false;
-        return true;
     }
 }

@@ -196,7 +196,7 @@ internal sealed unsafe class PointerLoop
             if (ops[i] is not KernelOp { Kernel: { Reduction: null, Outputs: [var (value, slot)] } kernel } ||
                 value is not OpExpr { Op: "add", Args: [InputExpr x, InputExpr y] } ||
                 value.DType is not (DType.Float32 or DType.Float64) || x.DType != value.DType || y.DType != value.DType ||
-                !IsWhole(x.View, kernel.LoopShape) || !IsWhole(y.View, kernel.LoopShape))
+                !x.View.IsWhole(kernel.LoopShape) || !y.View.IsWhole(kernel.LoopShape))
                 continue;
             int ci = Array.IndexOf(carryOut, slot);
             if (ci < 0 || Array.LastIndexOf(carryOut, slot) != ci || reads.GetValueOrDefault(slot) != 1) continue; // read only as the carry
@@ -210,19 +210,6 @@ internal sealed unsafe class PointerLoop
             index[slot] = ci;
             source[p] = Source.None; // no longer written or read
         }
-    }
-
-    /// <summary>Whether a kernel's read is its operand's whole buffer in order (offset 0, row-major strides).</summary>
-    private static bool IsWhole(View v, int[] loopShape)
-    {
-        if (v.Offset != 0 || v.Strides.Length != loopShape.Length) return false;
-        long stride = 1;
-        for (int d = loopShape.Length - 1; d >= 0; d--)
-        {
-            if (loopShape[d] != 1 && v.Strides[d] != stride) return false;
-            stride *= loopShape[d];
-        }
-        return true;
     }
 
     /// <summary>Whether every slot a step reads or writes is filled by an input, a constant or a step.</summary>
