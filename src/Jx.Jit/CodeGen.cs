@@ -230,8 +230,10 @@ internal static class CodeGen
         }
     }
 
-    /// <summary>Whether every node of the kernel has a vector form in one float type (bool nodes become lane masks).</summary>
-    private static bool Vectorizable(Kernel k, out DType vt)
+    /// <summary>Whether every node of the kernel has a vector form in one float type (bool nodes become lane masks).
+    /// Subexpressions in <paramref name="hoisted"/> are computed before the loop in scalar code: only their own type
+    /// counts (a lane value or a mask), not their operations.</summary>
+    private static bool Vectorizable(Kernel k, out DType vt, IReadOnlySet<Expr>? hoisted = null)
     {
         vt = k.Outputs[0].Value.DType;
         if (vt is not (DType.Float32 or DType.Float64)) return false;
@@ -243,6 +245,11 @@ internal static class CodeGen
         {
             var e = stack.Pop();
             if (!seen.Add(e)) continue;
+            if (hoisted is not null && hoisted.Contains(e))
+            {
+                ok = e.DType == t || e.DType == DType.Bool;
+                continue;
+            }
             switch (e)
             {
                 case InputExpr i: ok = i.View.DType == t; break;
@@ -353,28 +360,90 @@ internal static class CodeGen
         _ => value,
     };
 
-    /// <summary>Whether an elementwise kernel's generated loop runs over Vector512 lanes (every operation has a vector
-    /// form in one float type, and every read moves by 0 or 1 element along the collapsed inner dimension).</summary>
-    internal static bool IsVectorized(Kernel k) => ElementwiseLoop(k, k.Reads().ToList()).Vector;
+    /// <summary>Whether an elementwise kernel's generated loop runs over Vector512 lanes (every operation outside its
+    /// <see cref="InvariantRoots"/> has a vector form in one float type, and every read moves by 0 or 1 element along
+    /// the collapsed inner dimension).</summary>
+    internal static bool IsVectorized(Kernel k) => ElementwiseLoop(k, k.Reads().ToList(), InvariantRoots(k)).Vector;
 
     /// <summary>An elementwise kernel's loop: its collapsed shape, each read's strides over it, and whether it runs over
-    /// vector lanes of type <c>Vt</c>.</summary>
-    private static (int[] Shape, int[][] Strides, bool Vector, DType Vt) ElementwiseLoop(Kernel k, List<View> views)
+    /// vector lanes of type <c>Vt</c> (with <paramref name="invariant"/> computed before the loop).</summary>
+    private static (int[] Shape, int[][] Strides, bool Vector, DType Vt) ElementwiseLoop(Kernel k, List<View> views, List<OpExpr> invariant)
     {
         var (shape, collapsed) = Collapse(k.LoopShape, views.Select(v => v.Strides).ToList(), new bool[k.LoopShape.Length]);
-        bool vec = Vectorizable(k, out var vt) && collapsed.All(st => st[shape.Length - 1] is 0 or 1);
+        bool vec = Vectorizable(k, out var vt, invariant.ToHashSet<Expr>()) && collapsed.All(st => st[shape.Length - 1] is 0 or 1);
         return (shape, collapsed, vec, vt);
+    }
+
+    /// <summary>The kernel-invariant parts of an elementwise kernel: the largest operation subtrees that read only
+    /// elements every loop index shares (views whose strides are all 0, such as a broadcast scalar) and constants. An
+    /// optimizer's bias correction 1 − β^t is one. The kernel computes them once per call, before its loop, in scalar
+    /// code, so an operation among them that has no vector form (pow) does not keep the loop scalar, and nothing among
+    /// them is recomputed per element.</summary>
+    internal static List<OpExpr> InvariantRoots(Kernel k)
+    {
+        var memo = new Dictionary<Expr, bool>();
+        bool Invariant(Expr e)
+        {
+            if (memo.TryGetValue(e, out var known)) return known;
+            bool r = e switch
+            {
+                InputExpr i => i.View.Strides.All(st => st == 0),
+                IotaExpr i => i.View.Strides.All(st => st == 0),
+                ConstExpr => true,
+                OpExpr o => o.Args.All(Invariant),
+                _ => false,
+            };
+            memo[e] = r;
+            return r;
+        }
+        var roots = new List<OpExpr>();
+        var seen = new HashSet<Expr>();
+        var stack = new Stack<Expr>(k.Outputs.Select(o => o.Value));
+        while (stack.Count > 0)
+        {
+            if (stack.Pop() is not OpExpr o || !seen.Add(o)) continue;
+            if (Invariant(o)) roots.Add(o);
+            else foreach (var a in o.Args) stack.Push(a);
+        }
+        return roots;
+    }
+
+    /// <summary>Emits the <paramref name="roots"/> (see <see cref="InvariantRoots"/>) in scalar code before the loop;
+    /// returns the locals that hold them, in scalar form and (for a vectorized loop over lanes of
+    /// <paramref name="vt"/>) as vectors of lanes or masks.</summary>
+    private static (Dictionary<Expr, string> Scalar, Dictionary<Expr, string> Vector) EmitInvariants(StringBuilder sb, List<OpExpr> roots, bool vec, DType vt)
+    {
+        string Read(View v) => v.Slot < 0 ? IotaValue(v.DType, v.Offset.ToString(CultureInfo.InvariantCulture))
+            : v.DType.IsHalf() ? $"(float)p{v.Slot}[{v.Offset}]" : $"p{v.Slot}[{v.Offset}]";
+        // An empty range reads nothing (a zero-size loop's buffers may have no element to read).
+        if (roots.Count > 0) sb.Append("        if (s >= e) return;\n");
+        var em = new Emitter(sb, false, DType.Float32, Read, "        ", "hs");
+        var scalar = new Dictionary<Expr, string>();
+        var vector = new Dictionary<Expr, string>();
+        string V = $"Vector512<{Compute(vt)}>";
+        for (int i = 0; i < roots.Count; i++)
+        {
+            var r = roots[i];
+            scalar[r] = em.Emit(r);
+            if (!vec) continue;
+            string lanes = r.DType == DType.Bool ? $"({scalar[r]} ? {V}.AllBitsSet : {V}.Zero)" : $"Vector512.Create({scalar[r]})";
+            sb.Append($"        var hv{i} = {lanes};\n");
+            vector[r] = $"hv{i}";
+        }
+        return (scalar, vector);
     }
 
     private static string Elementwise(Kernel k, string method, List<View> views, List<int> slots)
     {
-        var (shape, collapsed, vec, vt) = ElementwiseLoop(k, views);
+        var invariant = InvariantRoots(k);
+        var (shape, collapsed, vec, vt) = ElementwiseLoop(k, views, invariant);
         var strides = views.Select((v, i) => (v, collapsed[i])).ToDictionary(x => x.v, x => x.Item2); // views are distinct
         int r = shape.Length;
         int inner = shape[r - 1];
         var sb = new StringBuilder();
         sb.Append($"    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]\n    public static unsafe void {method}(nint[] P, long s, long e)\n    {{\n");
         sb.Append(Pointers(slots, views, k));
+        var (scalarKnown, vectorKnown) = EmitInvariants(sb, invariant, vec, vt);
         sb.Append("        long rem = s;\n");
         for (int d = r - 1; d >= 0; d--) sb.Append($"        int i{d} = (int)(rem % {shape[d]}); rem /= {shape[d]};\n");
         sb.Append("        while (s < e)\n        {\n");
@@ -393,7 +462,7 @@ internal static class CodeGen
             {
                 int vi = views.IndexOf(v);
                 return VectorRead(v, vi, strides[v][r - 1] != 0, "j");
-            }, "                ");
+            }, "                ", known: vectorKnown);
             // Every output of the element is computed before any is stored: an output may be written over a buffer that
             // a later output reads element for element (a donated input of a multi-output kernel).
             var vectors = k.Outputs.Select(o => em.Emit(o.Value)).ToList();
@@ -402,7 +471,7 @@ internal static class CodeGen
             sb.Append("            }\n");
         }
         sb.Append("            for (; j < len; j++)\n            {\n");
-        var se = new Emitter(sb, false, DType.Float32, v => ReadScalar(v, views.IndexOf(v), "j", strides[v][r - 1]), "                ");
+        var se = new Emitter(sb, false, DType.Float32, v => ReadScalar(v, views.IndexOf(v), "j", strides[v][r - 1]), "                ", known: scalarKnown);
         var scalars = k.Outputs.Select(o => se.Emit(o.Value)).ToList();
         for (int o = 0; o < k.Outputs.Count; o++)
             sb.Append($"                p{k.Outputs[o].Slot}[s + j] = {Store(k.Outputs[o].Value.DType, scalars[o])};\n");
