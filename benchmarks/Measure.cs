@@ -13,18 +13,44 @@ internal sealed record Stats(double MedianMs, double MinMs, double MaxMs, int Re
     /// that runs once per workload call stays in unoptimized tier-0 code until the workload has run this often.</summary>
     public const int TierUpCalls = 40;
 
-    /// <summary>Longest warm-up spent reaching <see cref="TierUpCalls"/> for slow workloads.</summary>
+    /// <summary>Longest warm-up spent reaching <see cref="TierUpCalls"/> or a quiet JIT for slow workloads.</summary>
     public static double MaxWarmupMs { get; set; } = 4000;
 
-    /// <summary>Times <paramref name="run"/> <paramref name="reps"/> times after at least <paramref name="warmup"/>
-    /// untimed runs, more until <see cref="MinWarmupMs"/> has passed, and more until <see cref="TierUpCalls"/> calls
-    /// (or <see cref="MaxWarmupMs"/>) so that steady-state code is measured, as BenchmarkDotNet's warm-up does. A full
-    /// GC runs before the first timed run only, so collections the workload itself causes are counted.</summary>
-    public static Stats Of(Action run, int warmup, int reps)
+    /// <summary>How long the JIT must have compiled nothing before timing starts. .NET's tiered compilation recompiles
+    /// hot methods on a background thread once they have run 30 times, later still when new methods keep arriving; on
+    /// a machine whose two vCPUs share one core that thread slows the workload beside it. Timing began too early for
+    /// the W4 step with its state donated, whose first calls exercise code the plain step does not: it measured 2–3×
+    /// the plain step, and the same as the plain step once the warm-up waited for the JIT to go quiet.</summary>
+    public const double JitQuietMs = 300;
+
+    /// <summary>Runs <paramref name="run"/> untimed: at least <paramref name="minCalls"/> times and
+    /// <see cref="MinWarmupMs"/>, then on until it has made <see cref="TierUpCalls"/> calls and the JIT has compiled
+    /// no method for <see cref="JitQuietMs"/> (both only while the warm-up is shorter than
+    /// <see cref="MaxWarmupMs"/>).</summary>
+    public static void WarmUp(Action run, int minCalls)
     {
         long w0 = Stopwatch.GetTimestamp();
         double Elapsed() => Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
-        for (int i = 0; i < warmup || Elapsed() < MinWarmupMs || (i < TierUpCalls && Elapsed() < MaxWarmupMs); i++) run();
+        long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        double lastCompile = 0;
+        for (int i = 0; ; i++)
+        {
+            bool owed = i < minCalls || Elapsed() < MinWarmupMs;
+            bool settling = (i < TierUpCalls || Elapsed() - lastCompile < JitQuietMs) && Elapsed() < MaxWarmupMs;
+            if (!owed && !settling) return;
+            run();
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (now != compiled) { compiled = now; lastCompile = Elapsed(); }
+        }
+    }
+
+    /// <summary>Times <paramref name="run"/> <paramref name="reps"/> times after a <see cref="WarmUp"/> of at least
+    /// <paramref name="warmup"/> untimed runs, so that steady-state code is measured, as BenchmarkDotNet's warm-up
+    /// does. A full GC runs before the first timed run only, so collections the workload itself causes are
+    /// counted.</summary>
+    public static Stats Of(Action run, int warmup, int reps)
+    {
+        WarmUp(run, warmup);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
@@ -43,9 +69,7 @@ internal sealed record Stats(double MedianMs, double MinMs, double MaxMs, int Re
     /// drifts in speed land on both alike; their ratio is the one to compare.</summary>
     public static (Stats A, Stats B) Paired(Action a, Action b, int reps)
     {
-        long w0 = Stopwatch.GetTimestamp();
-        double Elapsed() => Stopwatch.GetElapsedTime(w0).TotalMilliseconds;
-        for (int i = 0; i < 1 || Elapsed() < MinWarmupMs || (i < TierUpCalls && Elapsed() < MaxWarmupMs); i++) { a(); b(); }
+        WarmUp(() => { a(); b(); }, 1);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();

@@ -318,13 +318,12 @@ internal static class ScanSuite
 
     private static double? R(double? v) => v is double d ? Math.Round(d, 4) : null;
 
-    /// <summary>Like <see cref="Stats.Of"/> (warm-up of at least <see cref="Stats.MinWarmupMs"/>, a full GC, then
+    /// <summary>Like <see cref="Stats.Of"/> (<see cref="Stats.WarmUp"/>, a full GC, then
     /// <paramref name="reps"/> timed runs), also recording the calling thread's CPU time per run: its median is returned
     /// beside the wall-clock statistics (null where the thread clock is unavailable).</summary>
     private static (Stats Wall, double? CpuMs) Time(Action run, int warmup, int reps)
     {
-        long w0 = Stopwatch.GetTimestamp();
-        for (int i = 0; i < warmup || Stopwatch.GetElapsedTime(w0).TotalMilliseconds < Stats.MinWarmupMs; i++) run();
+        Stats.WarmUp(run, warmup);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
