@@ -76,7 +76,16 @@ internal sealed unsafe class HandRnn : IDisposable
             catch (Exception e) { failed = e; Volatile.Write(ref _behindDone, long.MaxValue / 2); Volatile.Write(ref _aheadDone, long.MaxValue / 2); }
         }) { IsBackground = true, Name = "HandRnn helper" };
         helper.Start();
-        float loss = MainThread();
+        float loss;
+        try { loss = MainThread(); }
+        catch
+        {
+            // Release the helper from its waits, so that it ends instead of spinning for the rest of the process.
+            Volatile.Write(ref _mainFwdDone, long.MaxValue / 2);
+            Volatile.Write(ref _mainBwdDone, long.MaxValue / 2);
+            helper.Join();
+            throw;
+        }
         helper.Join();
         if (failed is not null) throw new InvalidOperationException("the helper thread failed", failed);
         return loss;
