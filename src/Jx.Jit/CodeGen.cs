@@ -361,7 +361,7 @@ internal static class CodeGen
     };
 
     /// <summary>Whether an elementwise kernel's generated loop runs over Vector512 lanes (every operation outside its
-    /// <see cref="InvariantRoots"/> has a vector form in one float type, and every read moves by 0 or 1 element along
+    /// <see cref="InvariantRoots(Kernel)"/> has a vector form in one float type, and every read moves by 0 or 1 element along
     /// the collapsed inner dimension).</summary>
     internal static bool IsVectorized(Kernel k) => ElementwiseLoop(k, k.Reads().ToList(), InvariantRoots(k)).Vector;
 
@@ -379,7 +379,13 @@ internal static class CodeGen
     /// optimizer's bias correction 1 − β^t is one. The kernel computes them once per call, before its loop, in scalar
     /// code, so an operation among them that has no vector form (pow) does not keep the loop scalar, and nothing among
     /// them is recomputed per element.</summary>
-    internal static List<OpExpr> InvariantRoots(Kernel k)
+    internal static List<OpExpr> InvariantRoots(Kernel k) => InvariantRoots(k.Outputs.Select(o => o.Value),
+        leaf => leaf is InputExpr i ? i.View.Strides.All(st => st == 0) : leaf is IotaExpr io && io.View.Strides.All(st => st == 0));
+
+    /// <summary>The largest operation subtrees of <paramref name="values"/> whose leaves are constants or reads that
+    /// <paramref name="fixedRead"/> says do not change over the loop in question (an input or a fused iota); the code
+    /// generators compute them once, before that loop.</summary>
+    private static List<OpExpr> InvariantRoots(IEnumerable<Expr> values, Func<Expr, bool> fixedRead)
     {
         var memo = new Dictionary<Expr, bool>();
         bool Invariant(Expr e)
@@ -387,8 +393,7 @@ internal static class CodeGen
             if (memo.TryGetValue(e, out var known)) return known;
             bool r = e switch
             {
-                InputExpr i => i.View.Strides.All(st => st == 0),
-                IotaExpr i => i.View.Strides.All(st => st == 0),
+                InputExpr or IotaExpr => fixedRead(e),
                 ConstExpr => true,
                 OpExpr o => o.Args.All(Invariant),
                 _ => false,
@@ -398,7 +403,7 @@ internal static class CodeGen
         }
         var roots = new List<OpExpr>();
         var seen = new HashSet<Expr>();
-        var stack = new Stack<Expr>(k.Outputs.Select(o => o.Value));
+        var stack = new Stack<Expr>(values);
         while (stack.Count > 0)
         {
             if (stack.Pop() is not OpExpr o || !seen.Add(o)) continue;
@@ -408,7 +413,7 @@ internal static class CodeGen
         return roots;
     }
 
-    /// <summary>Emits the <paramref name="roots"/> (see <see cref="InvariantRoots"/>) in scalar code before the loop;
+    /// <summary>Emits the <paramref name="roots"/> (see <see cref="InvariantRoots(Kernel)"/>) in scalar code before the loop;
     /// returns the locals that hold them, in scalar form and (for a vectorized loop over lanes of
     /// <paramref name="vt"/>) as vectors of lanes or masks.</summary>
     private static (Dictionary<Expr, string> Scalar, Dictionary<Expr, string> Vector) EmitInvariants(StringBuilder sb, List<OpExpr> roots, bool vec, DType vt)
@@ -637,23 +642,9 @@ internal static class CodeGen
                 };
                 // Loop-invariant subexpressions (reading only views that do not move along the reduced dim, such as a
                 // row's max in logsumexp) are computed once per output, before the loop.
-                bool Invariant(Expr x) => x switch
-                {
-                    InputExpr ie => RS(views.IndexOf(ie.View))[nr - 1] == 0,
-                    ConstExpr => true,
-                    OpExpr oe => oe.Args.All(Invariant),
-                    _ => false,
-                };
                 var hoist = new Emitter(sb, true, t, v => $"Vector512.Create(p{v.Slot}[o{views.IndexOf(v)}])", ind, "h");
-                void Hoist(Expr x)
-                {
-                    if (x is OpExpr oe)
-                    {
-                        if (Invariant(oe)) hoist.Emit(oe);
-                        else foreach (var a in oe.Args) Hoist(a);
-                    }
-                }
-                Hoist(value);
+                foreach (var root in InvariantRoots([value], leaf => leaf is InputExpr ie && RS(views.IndexOf(ie.View))[nr - 1] == 0))
+                    hoist.Emit(root);
                 var hoisted = hoist.Emitted;
                 for (int a = 0; a < 4; a++) sb.Append($"{ind}var vacc{a} = Vector512.Create({Identity(kind, t)});\n");
                 sb.Append($"{ind}for (; q <= {redShape[nr - 1]} - 4 * {W}; q += 4 * {W})\n{ind}{{\n");
